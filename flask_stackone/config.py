@@ -1,0 +1,145 @@
+"""The ``STACKONE_*`` settings: defaults, reading and checking, in one place.
+
+Precedence: an explicit argument to :func:`~flask_stackone.make_blueprint` beats
+``app.config`` which beats the default below. Defaults are written into
+``app.config`` with ``setdefault`` when the blueprint is registered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .errors import ConfigurationError
+
+#: Every setting (without its prefix) and its default.
+DEFAULTS: dict[str, Any] = {
+    "API_KEY": None,
+    "API_URL": "https://api.stackone.com",
+    "WEBHOOK_SECRET": None,
+    "SANDBOX": False,
+    "TIMEOUT": 10.0,
+    "MAX_RETRIES": 2,
+    "MAX_RETRY_WAIT": 10.0,
+    "PROVIDERS": None,
+    "CATEGORIES": None,
+    "SESSION_EXPIRES_IN": 1800,
+    "AUTH_LINK_EXPIRES_IN": 432000,
+    "WEBHOOK_MAX_BYTES": 1024 * 1024,
+    "DELIVERY_STORE": None,
+    "DELIVERY_WAIT": 10.0,
+}
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings of one blueprint on one app, checked. Secrets are hidden from ``repr``."""
+
+    prefix: str
+    api_key: str | None
+    api_url: str
+    webhook_secret: tuple[str, ...]
+    sandbox: bool
+    timeout: float
+    max_retries: int
+    max_retry_wait: float
+    providers: frozenset[str] | None
+    categories: frozenset[str] | None
+    session_expires_in: int
+    auth_link_expires_in: int
+    webhook_max_bytes: int
+    delivery_store: Any
+    delivery_wait: float
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={'***' if f.name in ('api_key', 'webhook_secret') else getattr(self, f.name)!r}"
+            for f in fields(self)
+        )
+        return f"Settings({shown})"
+
+    def name(self, key: str) -> str:
+        """The config key as the user writes it, e.g. ``STACKONE_API_KEY``."""
+        return self.prefix + key.upper()
+
+
+def apply_defaults(config: dict[str, Any], prefix: str) -> None:
+    for key, value in DEFAULTS.items():
+        config.setdefault(prefix + key, value)
+
+
+def read_settings(
+    config: Mapping[str, Any], prefix: str = "STACKONE_", overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Merge defaults, ``config`` and ``overrides`` (lower-case names) and check them.
+
+    :raises ConfigurationError: naming the offending setting (never its secret value).
+    """
+    overrides = dict(overrides or {})
+    unknown = set(overrides) - {k.lower() for k in DEFAULTS}
+    if unknown:
+        raise ConfigurationError(f"unknown flask-stackone option(s): {', '.join(sorted(unknown))}")
+
+    def get(key: str) -> Any:
+        if key.lower() in overrides:
+            return overrides[key.lower()]
+        return config.get(prefix + key, DEFAULTS[key])
+
+    def number(key: str, kind: type, minimum: float) -> Any:
+        value = get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            try:
+                value = kind(value)
+            except (TypeError, ValueError):
+                raise ConfigurationError(f"{prefix}{key} must be a number, got {value!r}") from None
+        if value < minimum:
+            raise ConfigurationError(f"{prefix}{key} must be at least {minimum}, got {value!r}")
+        return kind(value)
+
+    def allow_list(key: str) -> frozenset[str] | None:
+        value = get(key)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        values = frozenset(value)
+        bad = [v for v in values if not isinstance(v, str) or not SLUG.match(v)]
+        if bad:
+            raise ConfigurationError(f"{prefix}{key} has invalid entries: {bad!r}")
+        return values
+
+    api_key = get("API_KEY")
+    if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
+        raise ConfigurationError(f"{prefix}API_KEY must be a non-empty string")
+    secret = get("WEBHOOK_SECRET")
+    secrets = (secret,) if isinstance(secret, str) else tuple(secret or ())
+    if any(not isinstance(s, str) or not s for s in secrets):
+        raise ConfigurationError(f"{prefix}WEBHOOK_SECRET must be a string or a list of strings")
+    api_url = get("API_URL")
+    if not isinstance(api_url, str) or not api_url:
+        raise ConfigurationError(f"{prefix}API_URL must be a URL")
+    sandbox = get("SANDBOX")
+    if isinstance(sandbox, str):
+        sandbox = sandbox.strip().lower() in ("1", "true", "yes", "on")
+
+    return Settings(
+        prefix=prefix,
+        api_key=api_key,
+        api_url=api_url,
+        webhook_secret=secrets,
+        sandbox=bool(sandbox),
+        timeout=number("TIMEOUT", float, 0.001),
+        max_retries=number("MAX_RETRIES", int, 0),
+        max_retry_wait=number("MAX_RETRY_WAIT", float, 0),
+        providers=allow_list("PROVIDERS"),
+        categories=allow_list("CATEGORIES"),
+        session_expires_in=number("SESSION_EXPIRES_IN", int, 1),
+        auth_link_expires_in=number("AUTH_LINK_EXPIRES_IN", int, 1),
+        webhook_max_bytes=number("WEBHOOK_MAX_BYTES", int, 1),
+        delivery_store=get("DELIVERY_STORE"),
+        delivery_wait=number("DELIVERY_WAIT", float, 0),
+    )

@@ -1,0 +1,218 @@
+"""Frozen dataclasses for what StackOne sends and what the plugin emits.
+
+Parsing is lenient: unknown fields are kept in ``raw``, missing optional ones are
+``None``, and unknown status values are kept as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+ACCOUNT_EVENTS = ("account.created", "account.updated", "account.deleted")
+
+CATEGORIES = frozenset(
+    {
+        "ats", "hris", "hris-legacy", "crm", "iam", "marketing", "lms", "stackone",
+        "documents", "ticketing", "screening", "messaging", "accounting", "scheduling",
+    }
+)  # fmt: skip
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """Parse an ISO 8601 timestamp (``Z`` allowed) to an aware datetime, or ``None``."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _str_or_none(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The customer (usually an organisation of your app) who links accounts.
+
+    ``id`` and ``name`` become StackOne's ``origin_owner_id`` / ``origin_owner_name``;
+    ``username`` (optional) its ``origin_username``.
+    """
+
+    id: str
+    name: str
+    username: str | None = None
+
+    def __post_init__(self) -> None:
+        for attr in ("id", "name"):
+            value = getattr(self, attr)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"Owner.{attr} must be a non-empty string, got {value!r}")
+        if self.username is not None and not isinstance(self.username, str):
+            raise ValueError(f"Owner.username must be a string or None, got {self.username!r}")
+
+
+@dataclass(frozen=True)
+class ConnectSession:
+    """A StackOne Connect Session. ``token`` is for the Hub only and never logged."""
+
+    id: str
+    token: str = field(repr=False)
+    auth_link_url: str | None = field(default=None, repr=False)
+    expires_in: int = 1800
+    expires_at: datetime | None = None
+    organization_id: str | None = None
+    project_id: str | None = None
+    origin_owner_id: str | None = None
+    origin_owner_name: str | None = None
+    origin_username: str | None = None
+    provider: str | None = None
+    categories: tuple[str, ...] = ()
+    account_id: str | None = None
+    label: str | None = None
+    type: str | None = None
+    created_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any], *, expires_in: int, requested_at: datetime) -> ConnectSession:
+        """Build from StackOne's 201 answer; ``expires_at`` is counted from ``requested_at``."""
+        return cls(
+            id=str(data["id"]),
+            token=str(data["token"]),
+            auth_link_url=_str_or_none(data.get("auth_link_url")),
+            expires_in=expires_in,
+            expires_at=requested_at + timedelta(seconds=expires_in),
+            organization_id=_str_or_none(data.get("organization_id")),
+            project_id=_str_or_none(data.get("project_id")),
+            origin_owner_id=_str_or_none(data.get("origin_owner_id")),
+            origin_owner_name=_str_or_none(data.get("origin_owner_name")),
+            origin_username=_str_or_none(data.get("origin_username")),
+            provider=_str_or_none(data.get("provider")),
+            categories=tuple(str(c) for c in data.get("categories") or ()),
+            account_id=_str_or_none(data.get("account_id")),
+            label=_str_or_none(data.get("label")),
+            type=_str_or_none(data.get("type")),
+            created_at=parse_datetime(data.get("created_at")),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class StatusReason:
+    """Why an account is not ``active``: StackOne's ``{code, description, timestamp}``."""
+
+    code: str | None = None
+    description: str | None = None
+    timestamp: str | None = None
+
+
+@dataclass(frozen=True)
+class Account:
+    """A linked account. Only ``status == "active"`` means it can be used."""
+
+    id: str
+    provider: str | None = None
+    provider_name: str | None = None
+    status: str | None = None
+    status_reasons: tuple[StatusReason, ...] = ()
+    origin_owner_id: str | None = None
+    origin_owner_name: str | None = None
+    origin_username: str | None = None
+    label: str | None = None
+    type: str | None = None
+    setup_information: dict[str, Any] = field(default_factory=dict, repr=False)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Account:
+        reasons = data.get("status_reasons")
+        return cls(
+            id=str(data["id"]),
+            provider=_str_or_none(data.get("provider")),
+            provider_name=_str_or_none(data.get("provider_name")),
+            status=_str_or_none(data.get("status")),
+            status_reasons=tuple(
+                StatusReason(
+                    code=_str_or_none(r.get("code")),
+                    description=_str_or_none(r.get("description")),
+                    timestamp=_str_or_none(r.get("timestamp")),
+                )
+                for r in (reasons if isinstance(reasons, list) else ())
+                if isinstance(r, dict)
+            ),
+            origin_owner_id=_str_or_none(data.get("origin_owner_id")),
+            origin_owner_name=_str_or_none(data.get("origin_owner_name")),
+            origin_username=_str_or_none(data.get("origin_username")),
+            label=_str_or_none(data.get("label")),
+            type=_str_or_none(data.get("type")),
+            setup_information=dict(data.get("setup_information") or {})
+            if isinstance(data.get("setup_information"), dict)
+            else {},
+            created_at=parse_datetime(data.get("created_at")),
+            updated_at=parse_datetime(data.get("updated_at")),
+            raw=dict(data),
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """What the browser may see: id, provider, status and the reasons for it."""
+        return {
+            "id": self.id,
+            "provider": self.provider,
+            "status": self.status,
+            "status_reasons": [asdict(r) for r in self.status_reasons],
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookEvent:
+    """A verified webhook event of any type (``hris_employees.updated``, ...).
+
+    ``delivery_key`` is the sha256 of the raw body: equal bodies are one delivery.
+    ``source`` is ``"webhook"``, or ``"hub"`` for a success confirmed from the page.
+    """
+
+    type: str
+    account_id: str | None = None
+    provider: str | None = None
+    project_id: str | None = None
+    record_type: str | None = None
+    record_id: str | None = None
+    event_date: datetime | None = None
+    sent_at: datetime | None = None
+    source: str = "webhook"
+    delivery_key: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountEvent(WebhookEvent):
+    """``account.created``, ``account.updated`` or ``account.deleted``, with the owner."""
+
+    owner_id: str | None = None
+    owner_name: str | None = None
+    username: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionCreated:
+    """Audit record sent with ``connect_session_created``. It never holds the token."""
+
+    session_id: str
+    owner_id: str
+    provider: str | None
+    categories: tuple[str, ...]
+    account_id: str | None
+    expires_at: datetime | None

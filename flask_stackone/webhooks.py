@@ -1,0 +1,140 @@
+"""StackOne webhook verification and parsing. Pure functions: no Flask here.
+
+StackOne signs each delivery with ``x-stackone-signature`` =
+base64url(HMAC-SHA256(secret as UTF-8, raw body)) without ``=`` padding. Verification
+fails closed: no secret, no header, a malformed header or no matching secret all raise.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from .errors import InvalidPayloadError, SignatureVerificationError
+from .models import ACCOUNT_EVENTS, AccountEvent, WebhookEvent, parse_datetime
+
+SIGNATURE_HEADER = "x-stackone-signature"
+_DIGEST_SIZE = hashlib.sha256().digest_size
+
+
+def compute_signature(body: bytes, secret: str) -> str:
+    """The header value StackOne sends for ``body`` signed with ``secret`` (no padding)."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _secrets_list(secrets: str | Iterable[str] | None) -> list[str]:
+    if secrets is None:
+        return []
+    if isinstance(secrets, str):
+        secrets = [secrets]
+    return [s for s in secrets if isinstance(s, str) and s]
+
+
+def _decode_header(header: str | bytes | None) -> bytes:
+    """The 32 digest bytes of a header value, or raise. Padding is optional."""
+    if header is None:
+        raise SignatureVerificationError("missing x-stackone-signature header")
+    if isinstance(header, str):
+        try:
+            header = header.encode("ascii")
+        except UnicodeEncodeError:
+            raise SignatureVerificationError("signature header is not ASCII") from None
+    header = header.strip()
+    if not header or len(header) > 64:
+        raise SignatureVerificationError("signature header has the wrong length")
+    unpadded = header.rstrip(b"=")
+    if len(header) - len(unpadded) > 2:
+        raise SignatureVerificationError("signature header is not base64url")
+    try:
+        digest = base64.b64decode(
+            unpadded + b"=" * (-len(unpadded) % 4), altchars=b"-_", validate=True
+        )
+    except (binascii.Error, ValueError):
+        raise SignatureVerificationError("signature header is not base64url") from None
+    if len(digest) != _DIGEST_SIZE:
+        raise SignatureVerificationError("signature header has the wrong length")
+    return digest
+
+
+def verify_signature(
+    body: bytes, header: str | bytes | None, secrets: str | Iterable[str] | None
+) -> None:
+    """Check ``header`` against ``body`` with every secret; return ``None`` or raise.
+
+    :raises SignatureVerificationError: no secret configured, header missing or
+        malformed, or no secret produces this signature.
+    """
+    keys = _secrets_list(secrets)
+    if not keys:
+        raise SignatureVerificationError("no webhook secret configured")
+    if not isinstance(body, (bytes, bytearray)):
+        raise TypeError("verify_signature needs the raw body as bytes")
+    received = _decode_header(header)
+    matched = False
+    for secret in keys:  # try all of them: the time taken does not tell which one matched
+        expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+        matched |= hmac.compare_digest(expected, received)
+    if not matched:
+        raise SignatureVerificationError("signature does not match")
+
+
+def delivery_key(body: bytes) -> str:
+    """Identity of one delivery: sha256 of the raw body, hex."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list, bool)):
+        return None
+    return str(value)
+
+
+def parse_event(body: bytes, *, source: str = "webhook") -> WebhookEvent:
+    """Parse a (verified) body into an :class:`AccountEvent` or a :class:`WebhookEvent`.
+
+    :raises InvalidPayloadError: not UTF-8 JSON, not an object, or no ``event`` string.
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise InvalidPayloadError("body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidPayloadError("body is not a JSON object")
+    event_type = data.get("event")
+    if not isinstance(event_type, str) or not event_type:
+        raise InvalidPayloadError("body has no 'event' string")
+    common: dict[str, Any] = {
+        "type": event_type,
+        "account_id": _text(data.get("account_id")),
+        "provider": _text(data.get("provider")),
+        "project_id": _text(data.get("project_id")),
+        "record_type": _text(data.get("record_type")),
+        "record_id": _text(data.get("record_id")),
+        "event_date": parse_datetime(data.get("event_date")),
+        "sent_at": parse_datetime(data.get("sent_at")),
+        "source": source,
+        "delivery_key": delivery_key(body),
+        "raw": data,
+    }
+    if event_type in ACCOUNT_EVENTS:
+        return AccountEvent(
+            **common,
+            owner_id=_text(data.get("origin_owner_id")),
+            owner_name=_text(data.get("origin_owner_name")),
+            username=_text(data.get("origin_username")),
+        )
+    return WebhookEvent(**common)
+
+
+def construct_event(
+    body: bytes, header: str | bytes | None, secrets: str | Iterable[str] | None
+) -> WebhookEvent:
+    """Verify, then parse: for hosts that receive webhooks in a view of their own."""
+    verify_signature(body, header, secrets)
+    return parse_event(body)
