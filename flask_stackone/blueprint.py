@@ -11,6 +11,7 @@ from flask import Blueprint, Flask, Response, request
 from flask.blueprints import BlueprintSetupState
 
 from . import views
+from .cli import init_cli
 from .config import DEFAULTS, apply_defaults, read_settings
 from .errors import ConfigurationError
 from .models import Owner
@@ -62,6 +63,8 @@ class StackOneBlueprint(Blueprint):
         )
         self.add_url_rule("/webhooks", view_func=views.webhook, methods=["POST"])
         self.register_error_handler(405, _json_method_not_allowed)
+        self.cli.help = "StackOne account linking: sessions, accounts, webhooks, sandbox."
+        init_cli(self.cli, name)
         self.record_once(self._init_app)
 
     def owner_loader(self, func: OwnerLoader) -> OwnerLoader:
