@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,6 +21,7 @@ from .models import ACCOUNT_EVENTS, AccountEvent, WebhookEvent, parse_datetime
 
 SIGNATURE_HEADER = "x-stackone-signature"
 _DIGEST_SIZE = hashlib.sha256().digest_size
+_BASE64URL = re.compile(rb"^[A-Za-z0-9_-]+={0,2}$")
 
 
 def compute_signature(body: bytes, secret: str) -> str:
@@ -48,9 +50,9 @@ def _decode_header(header: str | bytes | None) -> bytes:
     header = header.strip()
     if not header or len(header) > 64:
         raise SignatureVerificationError("signature header has the wrong length")
-    unpadded = header.rstrip(b"=")
-    if len(header) - len(unpadded) > 2:
+    if not _BASE64URL.match(header):
         raise SignatureVerificationError("signature header is not base64url")
+    unpadded = header.rstrip(b"=")
     try:
         digest = base64.b64decode(
             unpadded + b"=" * (-len(unpadded) % 4), altchars=b"-_", validate=True

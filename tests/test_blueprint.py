@@ -1,0 +1,171 @@
+"""Registration: settings precedence, per-app state, several apps and instances, CSRF."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from responses import matchers
+
+from flask_stackone import ConfigurationError, Owner, get_client, get_state, make_blueprint, stackone_bp
+from flask_stackone.config import read_settings
+from flask_stackone.testing import make_event, post_event
+
+from .conftest import API, API_KEY, WEBHOOK_SECRET, GuardedClient, build_app
+
+HEADERS = {"X-StackOne-Request": "1"}
+SESSION = {"id": 1, "token": "t", "organization_id": "o", "project_id": "p"}
+
+
+def test_defaults_are_set_with_setdefault_and_explicit_config_kept():
+    app = build_app(STACKONE_TIMEOUT=3)
+    assert app.config["STACKONE_TIMEOUT"] == 3
+    assert app.config["STACKONE_SESSION_EXPIRES_IN"] == 1800
+    assert app.config["STACKONE_API_URL"] == "https://api.stackone.com"
+
+
+def test_explicit_argument_beats_config_beats_default():
+    app = Flask("precedence")
+    app.config.update(STACKONE_API_KEY="from-config", STACKONE_TIMEOUT=4)
+    bp = make_blueprint(api_key="from-argument")
+    app.register_blueprint(bp)
+    settings = get_state(app).settings
+    assert settings.api_key == "from-argument"
+    assert settings.timeout == 4.0
+    assert settings.max_retries == 2
+
+
+def test_unknown_option_is_a_type_error():
+    with pytest.raises(TypeError, match="api_kee"):
+        make_blueprint(api_kee="x")
+
+
+def test_from_prefixed_env_works(monkeypatch):
+    monkeypatch.setenv("FLASK_STACKONE_WEBHOOK_SECRET", '["old", "new"]')
+    monkeypatch.setenv("FLASK_STACKONE_TIMEOUT", "2.5")
+    monkeypatch.setenv("FLASK_STACKONE_PROVIDERS", '["bamboohr", "hibob"]')
+    app = Flask("env")
+    app.config.from_prefixed_env()
+    app.register_blueprint(make_blueprint())
+    settings = get_state(app).settings
+    assert settings.webhook_secret == ("old", "new")
+    assert settings.timeout == 2.5
+    assert settings.providers == {"bamboohr", "hibob"}
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("STACKONE_TIMEOUT", "soon"),
+        ("STACKONE_TIMEOUT", 0),
+        ("STACKONE_SESSION_EXPIRES_IN", -5),
+        ("STACKONE_WEBHOOK_SECRET", ["ok", 5]),
+        ("STACKONE_PROVIDERS", ["Bad Name"]),
+        ("STACKONE_API_URL", "http://api.example.test"),
+        ("STACKONE_API_KEY", "   "),
+        ("STACKONE_DELIVERY_STORE", 42),
+    ],
+)
+def test_bad_settings_are_refused_at_registration_naming_the_key(key, value):
+    with pytest.raises(ConfigurationError, match=key) as info:
+        build_app(**{key: value})
+    assert API_KEY not in str(info.value)
+
+
+def test_settings_repr_hides_secrets():
+    settings = read_settings({"STACKONE_API_KEY": API_KEY, "STACKONE_WEBHOOK_SECRET": WEBHOOK_SECRET})
+    assert API_KEY not in repr(settings) and WEBHOOK_SECRET not in repr(settings)
+
+
+def test_one_blueprint_object_keeps_several_apps_apart(api):
+    bp = make_blueprint()
+    owners = {"a": Owner("org_a", "A"), "b": Owner("org_b", "B")}
+    apps = {}
+    for name, key in (("a", "sk_key_a"), ("b", "sk_key_b")):
+        app = Flask(f"app_{name}")
+        app.test_client_class = GuardedClient
+        app.config.update(STACKONE_API_KEY=key, STACKONE_SESSION_EXPIRES_IN=100 if name == "a" else 200)
+        app.extensions["owner"] = owners[name]
+        app.register_blueprint(bp)
+        apps[name] = app
+
+    from flask import current_app
+
+    bp.owner_loader(lambda: current_app.extensions["owner"])
+    for name, key, expires in (("a", "sk_key_a", 100), ("b", "sk_key_b", 200)):
+        api.post(
+            f"{API}/connect_sessions",
+            status=201,
+            json=SESSION,
+            match=[
+                matchers.json_params_matcher(
+                    {"origin_owner_id": f"org_{name}", "origin_owner_name": name.upper(), "expires_in": expires}
+                )
+            ],
+        )
+        response = apps[name].test_client().post("/stackone/connect-session", headers=HEADERS)
+        assert response.get_json()["expires_in"] == expires
+        import base64
+
+        sent = api.calls[-1].request.headers["Authorization"]
+        assert base64.b64decode(sent.split()[1]).decode() == f"{key}:"
+    assert get_client(apps["a"]) is not get_client(apps["b"])
+
+
+def test_a_second_instance_with_its_own_prefix_and_config():
+    app = build_app()
+    app.config["STACKONE_EU_API_KEY"] = "sk_eu"
+    eu = make_blueprint("stackone_eu", url_prefix="/stackone-eu", config_prefix="STACKONE_EU_")
+    app.register_blueprint(eu)
+    assert get_state(app, "stackone_eu").settings.api_key == "sk_eu"
+    assert get_state(app).settings.api_key == API_KEY
+    assert "/stackone-eu/webhooks" in {r.rule for r in app.url_map.iter_rules()}
+
+
+def test_unregistered_blueprint_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="register_blueprint"):
+        get_state(Flask("bare"))
+
+
+def test_the_module_level_blueprint_is_a_stackone_blueprint():
+    assert stackone_bp.url_prefix == "/stackone" and stackone_bp.name == "stackone"
+
+
+# -- Flask-WTF -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("csrf_first", [True, False])
+def test_only_the_webhook_is_exempt_from_csrf(csrf_first):
+    app = Flask("csrf_app")
+    app.config.update(
+        SECRET_KEY="x", STACKONE_API_KEY=API_KEY, STACKONE_WEBHOOK_SECRET=WEBHOOK_SECRET
+    )
+    bp = make_blueprint()
+    bp.owner_loader(lambda: Owner("org_1", "Acme"))
+    if csrf_first:
+        CSRFProtect(app)
+        app.register_blueprint(bp)
+    else:
+        app.register_blueprint(bp)
+        CSRFProtect(app)
+    client = app.test_client()
+    assert post_event(client, make_event("account.created")).status_code == 200
+    refused = client.post("/stackone/connect-session", headers=HEADERS)
+    assert refused.status_code == 400 and b"CSRF" in refused.get_data()
+
+
+def test_token_route_accepts_flask_wtf_token_header(api):
+    from flask_wtf.csrf import generate_csrf
+
+    app = build_app()
+    CSRFProtect(app)
+
+    @app.get("/token")
+    def token():
+        return generate_csrf()
+
+    api.post(f"{API}/connect_sessions", status=201, json=SESSION)
+    client = app.test_client()
+    csrf = client.get("/token").get_data(as_text=True)
+    response = client.post("/stackone/connect-session", headers={**HEADERS, "X-CSRFToken": csrf})
+    assert response.status_code == 200
