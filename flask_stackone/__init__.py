@@ -26,7 +26,15 @@ from .errors import (
     StackOneTimeout,
     WebhookError,
 )
-from .models import Account, AccountEvent, ConnectSession, Owner, SessionCreated, StatusReason, WebhookEvent
+from .models import (
+    Account,
+    AccountEvent,
+    ConnectSession,
+    Owner,
+    SessionCreated,
+    StatusReason,
+    WebhookEvent,
+)
 from .signals import (
     account_created,
     account_deleted,

@@ -117,7 +117,7 @@ class StackOneClient:
         metadata: Mapping[str, Any] | None = None,
         multiple: bool | None = None,
         label: str | None = None,
-        type: str | None = None,  # noqa: A002 - StackOne's field name
+        type: str | None = None,
         connector_profile_id: str | None = None,
     ) -> ConnectSession:
         """``POST /connect_sessions``. Fields left as ``None`` are not sent."""
@@ -141,9 +141,13 @@ class StackOneClient:
         requested_at = datetime.now(timezone.utc)
         data = self._json("POST", "/connect_sessions", json=body)
         if not isinstance(data, dict) or not data.get("token") or data.get("id") is None:
-            raise errors.InvalidResponseError("StackOne's connect session answer has no token or id")
+            raise errors.InvalidResponseError(
+                "StackOne's connect session answer has no token or id"
+            )
         return ConnectSession.from_api(
-            data, expires_in=expires_in if expires_in is not None else 1800, requested_at=requested_at
+            data,
+            expires_in=expires_in if expires_in is not None else 1800,
+            requested_at=requested_at,
         )
 
     def authenticate_connect_session(self, token: str) -> dict[str, Any]:
@@ -261,7 +265,9 @@ class StackOneClient:
             log.info("StackOne %s %s: %s; retrying in %.1fs", method, path, failure, backoff)
             time.sleep(backoff)
 
-    def _error_from(self, response: requests.Response, method: str, path: str) -> errors.StackOneError:
+    def _error_from(
+        self, response: requests.Response, method: str, path: str
+    ) -> errors.StackOneError:
         status = response.status_code
         message = ""
         try:
@@ -278,7 +284,9 @@ class StackOneClient:
             return errors.NotFoundError(message, **kwargs)
         if status == 429:
             return errors.RateLimitedError(
-                message, retry_after=parse_retry_after(response.headers.get("Retry-After")), **kwargs
+                message,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                **kwargs,
             )
         if status == 408 or status >= 500:
             return errors.ServerError(message, **kwargs)

@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 ClaimResult = Literal["claimed", "done", "busy"]
 
 DAY = 86400
+_UPSERT = "INSERT OR REPLACE INTO stackone_deliveries (key, state, at) VALUES (?, '{state}', ?)"
 
 
 class DeliveryStore(Protocol):
@@ -91,7 +92,8 @@ class SQLiteDeliveryStore:
                 " key TEXT PRIMARY KEY, state TEXT NOT NULL, at REAL NOT NULL)"
             )
             db.execute(
-                "CREATE INDEX IF NOT EXISTS stackone_deliveries_age ON stackone_deliveries (state, at)"
+                "CREATE INDEX IF NOT EXISTS stackone_deliveries_age"
+                " ON stackone_deliveries (state, at)"
             )
 
     def __repr__(self) -> str:
@@ -117,7 +119,7 @@ class SQLiteDeliveryStore:
                     db.execute("COMMIT")
                     return "busy"
             db.execute(
-                "INSERT OR REPLACE INTO stackone_deliveries (key, state, at) VALUES (?, 'claimed', ?)",
+                _UPSERT.format(state="claimed"),
                 (key, now),
             )
             db.execute("COMMIT")
@@ -134,16 +136,20 @@ class SQLiteDeliveryStore:
         db = self._connect()
         try:
             db.execute(
-                "INSERT OR REPLACE INTO stackone_deliveries (key, state, at) VALUES (?, 'done', ?)",
+                _UPSERT.format(state="done"),
                 (key, now),
             )
-            db.execute("DELETE FROM stackone_deliveries WHERE state = 'done' AND at < ?", (now - self.ttl,))
+            db.execute(
+                "DELETE FROM stackone_deliveries WHERE state = 'done' AND at < ?", (now - self.ttl,)
+            )
         finally:
             db.close()
 
     def release(self, key: str) -> None:
         db = self._connect()
         try:
-            db.execute("DELETE FROM stackone_deliveries WHERE key = ? AND state = 'claimed'", (key,))
+            db.execute(
+                "DELETE FROM stackone_deliveries WHERE key = ? AND state = 'claimed'", (key,)
+            )
         finally:
             db.close()

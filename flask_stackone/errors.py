@@ -82,3 +82,15 @@ class SignatureVerificationError(WebhookError):
 
 class InvalidPayloadError(WebhookError):
     """The body was correctly signed but is not a JSON object with an ``event`` string."""
+
+
+class InvalidOptionError(ValueError):
+    """A linking option (provider, categories, account id, lifetime) is malformed or not
+    offered by this app's allow-lists.
+
+    :ivar code: a short machine-readable reason, e.g. ``provider_not_allowed``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -81,7 +81,9 @@ class ConnectSession:
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_api(cls, data: dict[str, Any], *, expires_in: int, requested_at: datetime) -> ConnectSession:
+    def from_api(
+        cls, data: dict[str, Any], *, expires_in: int, requested_at: datetime
+    ) -> ConnectSession:
         """Build from StackOne's 201 answer; ``expires_at`` is counted from ``requested_at``."""
         return cls(
             id=str(data["id"]),

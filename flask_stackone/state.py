@@ -39,7 +39,8 @@ class StackOneState:
         if self._client is None:
             if not self.settings.api_key:
                 raise ConfigurationError(
-                    f"{self.settings.name('api_key')} is not set: flask-stackone cannot call StackOne"
+                    f"{self.settings.name('api_key')} is not set: "
+                    "flask-stackone cannot call StackOne"
                 )
             self._client = StackOneClient(
                 self.settings.api_key,

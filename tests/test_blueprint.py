@@ -7,7 +7,14 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from responses import matchers
 
-from flask_stackone import ConfigurationError, Owner, get_client, get_state, make_blueprint, stackone_bp
+from flask_stackone import (
+    ConfigurationError,
+    Owner,
+    get_client,
+    get_state,
+    make_blueprint,
+    stackone_bp,
+)
 from flask_stackone.config import read_settings
 from flask_stackone.testing import make_event, post_event
 
@@ -73,7 +80,9 @@ def test_bad_settings_are_refused_at_registration_naming_the_key(key, value):
 
 
 def test_settings_repr_hides_secrets():
-    settings = read_settings({"STACKONE_API_KEY": API_KEY, "STACKONE_WEBHOOK_SECRET": WEBHOOK_SECRET})
+    settings = read_settings(
+        {"STACKONE_API_KEY": API_KEY, "STACKONE_WEBHOOK_SECRET": WEBHOOK_SECRET}
+    )
     assert API_KEY not in repr(settings) and WEBHOOK_SECRET not in repr(settings)
 
 
@@ -84,7 +93,9 @@ def test_one_blueprint_object_keeps_several_apps_apart(api):
     for name, key in (("a", "sk_key_a"), ("b", "sk_key_b")):
         app = Flask(f"app_{name}")
         app.test_client_class = GuardedClient
-        app.config.update(STACKONE_API_KEY=key, STACKONE_SESSION_EXPIRES_IN=100 if name == "a" else 200)
+        app.config.update(
+            STACKONE_API_KEY=key, STACKONE_SESSION_EXPIRES_IN=100 if name == "a" else 200
+        )
         app.extensions["owner"] = owners[name]
         app.register_blueprint(bp)
         apps[name] = app
@@ -99,7 +110,11 @@ def test_one_blueprint_object_keeps_several_apps_apart(api):
             json=SESSION,
             match=[
                 matchers.json_params_matcher(
-                    {"origin_owner_id": f"org_{name}", "origin_owner_name": name.upper(), "expires_in": expires}
+                    {
+                        "origin_owner_id": f"org_{name}",
+                        "origin_owner_name": name.upper(),
+                        "expires_in": expires,
+                    }
                 )
             ],
         )

@@ -9,7 +9,6 @@ import time
 
 import pytest
 import requests
-import responses
 from flask import Flask, Response
 from responses import matchers
 
@@ -121,7 +120,11 @@ def test_error_bodies_become_typed_errors(api, client, status, exc_type):
     api.get(
         f"{API}/accounts/acc_1",
         status=status,
-        json={"statusCode": status, "message": f"nope {status}", "timestamp": "2026-01-01T00:00:00Z"},
+        json={
+            "statusCode": status,
+            "message": f"nope {status}",
+            "timestamp": "2026-01-01T00:00:00Z",
+        },
         headers={"x-request-id": "req-123"},
     )
     with pytest.raises(exc_type) as info:
@@ -141,7 +144,12 @@ def test_the_key_is_redacted_from_stackone_messages_and_never_in_repr(api, clien
 
 
 def test_get_retries_429_honouring_retry_after_then_succeeds(api, client):
-    api.get(f"{API}/accounts/acc_1", status=429, json={"message": "slow down"}, headers={"Retry-After": "0"})
+    api.get(
+        f"{API}/accounts/acc_1",
+        status=429,
+        json={"message": "slow down"},
+        headers={"Retry-After": "0"},
+    )
     api.get(f"{API}/accounts/acc_1", status=503, json={"message": "busy"})
     api.get(f"{API}/accounts/acc_1", json=account())
     assert client.get_account("acc_1").is_active
@@ -157,7 +165,12 @@ def test_get_retries_are_bounded_in_count(api, client):
 
 
 def test_a_retry_after_beyond_the_budget_is_not_waited_for(api, client):
-    api.get(f"{API}/accounts/acc_1", status=429, json={"message": "later"}, headers={"Retry-After": "120"})
+    api.get(
+        f"{API}/accounts/acc_1",
+        status=429,
+        json={"message": "later"},
+        headers={"Retry-After": "120"},
+    )
     started = time.monotonic()
     with pytest.raises(errors.RateLimitedError) as info:
         client.get_account("acc_1")
@@ -173,7 +186,9 @@ def test_session_post_is_not_retried_after_it_may_have_reached_stackone(api, cli
 
 
 def test_session_post_is_retried_on_429(api, client):
-    api.post(f"{API}/connect_sessions", status=429, json={"message": "x"}, headers={"Retry-After": "0"})
+    api.post(
+        f"{API}/connect_sessions", status=429, json={"message": "x"}, headers={"Retry-After": "0"}
+    )
     api.post(f"{API}/connect_sessions", status=201, json=SESSION_ANSWER)
     assert client.create_connect_session(origin_owner_id="o", origin_owner_name="O").token
     assert len(api.calls) == 2
@@ -218,7 +233,9 @@ def test_the_key_is_never_sent_to_a_non_https_remote_url(url):
         StackOneClient(API_KEY, url)
 
 
-@pytest.mark.parametrize("url", ["http://localhost:8080", "http://127.0.0.1:5000/x", "http://sb.localhost"])
+@pytest.mark.parametrize(
+    "url", ["http://localhost:8080", "http://127.0.0.1:5000/x", "http://sb.localhost"]
+)
 def test_local_http_is_allowed(url):
     assert StackOneClient(API_KEY, url).base_url == url.rstrip("/")
 
@@ -270,6 +287,5 @@ def test_truncated_body_is_an_invalid_response():
     def truncated(id):
         return Response(json.dumps(account(id))[:20], mimetype="application/json")
 
-    with serve(stub) as url:
-        with pytest.raises(errors.InvalidResponseError):
-            StackOneClient(API_KEY, url).get_account("acc_1")
+    with serve(stub) as url, pytest.raises(errors.InvalidResponseError):
+        StackOneClient(API_KEY, url).get_account("acc_1")

@@ -58,7 +58,10 @@ def test_answers_only_token_and_expiry_with_no_store(api, client):
     assert before + timedelta(seconds=1799) <= expires_at <= before + timedelta(seconds=1802)
     assert response.headers["Cache-Control"] == "no-store"
     sent = api.calls[0].request
-    assert sent.headers["Authorization"] == "Basic " + base64.b64encode(f"{API_KEY}:".encode()).decode()
+    assert (
+        sent.headers["Authorization"]
+        == "Basic " + base64.b64encode(f"{API_KEY}:".encode()).decode()
+    )
 
 
 def test_the_owner_comes_from_the_server_never_the_browser(api, client):
@@ -80,7 +83,12 @@ def test_provider_and_categories_are_passed_on(api, client):
 def test_configured_session_lifetime_is_sent(api):
     app = build_app(STACKONE_SESSION_EXPIRES_IN=600)
     expect_session(api, owner_body(expires_in=600))
-    assert app.test_client().post("/stackone/connect-session", headers=HEADERS).get_json()["expires_in"] == 600
+    assert (
+        app.test_client()
+        .post("/stackone/connect-session", headers=HEADERS)
+        .get_json()["expires_in"]
+        == 600
+    )
 
 
 def test_category_allow_list_is_applied_when_none_is_asked_for(api):
@@ -110,10 +118,14 @@ def test_bad_options_are_400_and_never_reach_stackone(api, config, body, code):
     assert len(api.calls) == 0
 
 
-@pytest.mark.parametrize("raw", [b"{", b"[1, 2]", b'"text"', b"\xff\xfe\x00", b"[" * 5000 + b"]" * 5000])
+@pytest.mark.parametrize(
+    "raw", [b"{", b"[1, 2]", b'"text"', b"\xff\xfe\x00", b"[" * 5000 + b"]" * 5000]
+)
 def test_malformed_json_is_400(api, client, raw):
     response = client.post(
-        "/stackone/connect-session", data=raw, headers={**HEADERS, "Content-Type": "application/json"}
+        "/stackone/connect-session",
+        data=raw,
+        headers={**HEADERS, "Content-Type": "application/json"},
     )
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_json"
@@ -128,7 +140,10 @@ def test_without_the_request_header_the_route_refuses_403(api, client):
     response = client.post("/stackone/connect-session")
     assert response.status_code == 403
     assert response.get_json()["error"] == "missing_request_header"
-    assert client.post("/stackone/connect-session", headers={"X-StackOne-Request": "yes"}).status_code == 403
+    assert (
+        client.post("/stackone/connect-session", headers={"X-StackOne-Request": "yes"}).status_code
+        == 403
+    )
 
 
 def test_no_owner_is_401_json_never_a_redirect(api):
@@ -169,22 +184,34 @@ def test_missing_owner_loader_is_503_naming_the_decorator(api):
 
 
 def test_reconnect_checks_the_account_belongs_to_the_owner(api, client):
-    api.get(f"{API}/accounts/acc_1", json={"id": "acc_1", "provider": "hibob", "origin_owner_id": "org_1"})
+    api.get(
+        f"{API}/accounts/acc_1",
+        json={"id": "acc_1", "provider": "hibob", "origin_owner_id": "org_1"},
+    )
     expect_session(api, owner_body(account_id="acc_1", provider="hibob"))
-    response = client.post("/stackone/connect-session", json={"account_id": "acc_1"}, headers=HEADERS)
+    response = client.post(
+        "/stackone/connect-session", json={"account_id": "acc_1"}, headers=HEADERS
+    )
     assert response.status_code == 200
 
 
 def test_reconnect_of_another_owners_account_is_403(api, client):
-    api.get(f"{API}/accounts/acc_2", json={"id": "acc_2", "provider": "hibob", "origin_owner_id": "org_2"})
-    response = client.post("/stackone/connect-session", json={"account_id": "acc_2"}, headers=HEADERS)
+    api.get(
+        f"{API}/accounts/acc_2",
+        json={"id": "acc_2", "provider": "hibob", "origin_owner_id": "org_2"},
+    )
+    response = client.post(
+        "/stackone/connect-session", json={"account_id": "acc_2"}, headers=HEADERS
+    )
     assert response.status_code == 403
     assert response.get_json()["error"] == "foreign_account"
 
 
 def test_reconnect_of_an_unknown_account_is_404(api, client):
     api.get(f"{API}/accounts/acc_404", status=404, json={"statusCode": 404, "message": "Not found"})
-    response = client.post("/stackone/connect-session", json={"account_id": "acc_404"}, headers=HEADERS)
+    response = client.post(
+        "/stackone/connect-session", json={"account_id": "acc_404"}, headers=HEADERS
+    )
     assert response.status_code == 404
     assert response.get_json()["error"] == "account_not_found"
 
@@ -195,10 +222,26 @@ def test_reconnect_of_an_unknown_account_is_404(api, client):
 @pytest.mark.parametrize(
     ("stackone", "status", "code"),
     [
-        ({"status": 401, "json": {"statusCode": 401, "message": "Unauthorized"}}, 502, "stackone_auth_failed"),
-        ({"status": 403, "json": {"statusCode": 403, "message": "Forbidden"}}, 502, "stackone_auth_failed"),
-        ({"status": 400, "json": {"statusCode": 400, "message": "bad"}}, 502, "stackone_unavailable"),
-        ({"status": 500, "json": {"statusCode": 500, "message": "boom"}}, 502, "stackone_unavailable"),
+        (
+            {"status": 401, "json": {"statusCode": 401, "message": "Unauthorized"}},
+            502,
+            "stackone_auth_failed",
+        ),
+        (
+            {"status": 403, "json": {"statusCode": 403, "message": "Forbidden"}},
+            502,
+            "stackone_auth_failed",
+        ),
+        (
+            {"status": 400, "json": {"statusCode": 400, "message": "bad"}},
+            502,
+            "stackone_unavailable",
+        ),
+        (
+            {"status": 500, "json": {"statusCode": 500, "message": "boom"}},
+            502,
+            "stackone_unavailable",
+        ),
         ({"status": 502, "body": "<html>bad gateway</html>"}, 502, "stackone_unavailable"),
         ({"status": 201, "body": '{"id": 1, "tok'}, 502, "stackone_unavailable"),
         ({"status": 201, "json": {"id": 1}}, 502, "stackone_unavailable"),
@@ -231,12 +274,16 @@ def test_rate_limit_is_503_with_retry_after(api):
 def test_connect_session_created_is_sent_without_the_token(api, app, client):
     expect_session(api, owner_body(provider="bamboohr"))
     seen = []
-    with connect_session_created.connected_to(lambda sender, event: seen.append((sender, event)), app):
+    with connect_session_created.connected_to(
+        lambda sender, event: seen.append((sender, event)), app
+    ):
         client.post("/stackone/connect-session", json={"provider": "bamboohr"}, headers=HEADERS)
-    (sender, event), = seen
+    ((sender, event),) = seen
     assert sender is app
     assert event.session_id == "9" and event.owner_id == "org_1" and event.provider == "bamboohr"
-    assert "hub-token-xyz" not in repr(event) and "hub-token-xyz" not in json.dumps(str(vars(event)))
+    assert "hub-token-xyz" not in repr(event) and "hub-token-xyz" not in json.dumps(
+        str(vars(event))
+    )
 
 
 def test_owner_loader_returning_something_else_fails_loudly(api):

@@ -7,11 +7,11 @@ from flask_stackone.models import parse_datetime
 
 
 def test_owner_requires_id_and_name():
-    with pytest.raises(ValueError, match="Owner.id"):
+    with pytest.raises(ValueError, match=r"Owner\.id"):
         Owner("", "Acme")
-    with pytest.raises(ValueError, match="Owner.name"):
+    with pytest.raises(ValueError, match=r"Owner\.name"):
         Owner("org_1", "  ")
-    with pytest.raises(ValueError, match="Owner.id"):
+    with pytest.raises(ValueError, match=r"Owner\.id"):
         Owner(42, "Acme")  # type: ignore[arg-type]
 
 

@@ -15,14 +15,17 @@ CLIENT = APP.test_client()
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 bodies = st.one_of(
     st.binary(max_size=6000),
     st.builds(
         lambda event, account, extra: make_event(event, account_id=account, extra=extra),
-        st.sampled_from(["account.created", "account.updated", "account.deleted", "x.y"]) | st.text(max_size=30),
+        st.sampled_from(["account.created", "account.updated", "account.deleted", "x.y"])
+        | st.text(max_size=30),
         st.text(max_size=40),
         json_values,
     ),
@@ -32,7 +35,11 @@ signatures = st.one_of(
     st.just(GENUINE),
     st.none(),
     st.text(max_size=100),
-    st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=", min_size=40, max_size=46),
+    st.text(
+        alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=",
+        min_size=40,
+        max_size=46,
+    ),
     st.binary(max_size=64).map(lambda b: b.decode("latin-1")),
 )
 
@@ -56,7 +63,11 @@ def test_random_bodies_and_headers_never_500_never_accepted_unless_genuine(body,
 
 
 @settings(max_examples=4000, deadline=None, suppress_health_check=list(HealthCheck))
-@given(body=bodies.filter(lambda b: len(b) > 0), position=st.integers(min_value=0), flip=st.integers(1, 255))
+@given(
+    body=bodies.filter(lambda b: len(b) > 0),
+    position=st.integers(min_value=0),
+    flip=st.integers(1, 255),
+)
 def test_any_change_to_a_signed_body_is_refused(body, position, flip):
     signature = sign(body, WEBHOOK_SECRET)
     changed = bytearray(body)

@@ -39,7 +39,7 @@ def test_each_account_event_fires_its_signal_and_webhook_received(app, client, e
     ):
         response = post(client, make_event(event_type, account_id="acc_7", origin_owner_id="org_1"))
     assert response.status_code == 200 and response.get_json() == {"ok": True}
-    (sender, event), = typed
+    ((sender, event),) = typed
     assert sender is app
     assert (event.type, event.account_id, event.owner_id, event.source) == (
         event_type, "acc_7", "org_1", "webhook")  # fmt: skip
@@ -68,7 +68,10 @@ def test_bad_or_missing_signature_is_401_with_no_detail_and_no_signal(app, clien
     with record_events(app) as events:
         response = post(client, make_event("account.created"), signature)
     assert response.status_code == 401
-    assert response.get_json() == {"error": "invalid_signature", "message": "signature verification failed"}
+    assert response.get_json() == {
+        "error": "invalid_signature",
+        "message": "signature verification failed",
+    }
     assert events == []
 
 
@@ -134,10 +137,8 @@ def test_oversized_chunked_body_is_413_over_real_http_not_truncated():
         )
         assert response.request.headers["Transfer-Encoding"] == "chunked"
         small = make_event("account.created")[:100]
-        ok = requests.post(
-            base + URL, data=iter([small]), headers={"X-StackOne-Signature": sign(small, WEBHOOK_SECRET)},
-            timeout=5,
-        )  # fmt: skip
+        signed = {"X-StackOne-Signature": sign(small, WEBHOOK_SECRET)}
+        ok = requests.post(base + URL, data=iter([small]), headers=signed, timeout=5)
     assert response.status_code == 413 and response.json()["error"] == "too_large"
     assert ok.status_code == 400  # within the limit, correctly signed, truncated JSON
     assert events == []
@@ -171,8 +172,16 @@ def test_a_failing_receiver_answers_500_and_the_redelivery_is_handled(app, clien
     assert second.get_json() == {"ok": True}
     assert third.get_json() == {"ok": True, "duplicate": True}
     assert calls == ["acc_flaky", "acc_flaky"]
-    failure = [r for r in caplog.records if r.levelno == logging.ERROR and "receiver failed" in r.getMessage()]
-    assert failure and "account.created" in failure[0].getMessage() and "acc_flaky" in failure[0].getMessage()
+    failure = [
+        r
+        for r in caplog.records
+        if r.levelno == logging.ERROR and "receiver failed" in r.getMessage()
+    ]
+    assert (
+        failure
+        and "account.created" in failure[0].getMessage()
+        and "acc_flaky" in failure[0].getMessage()
+    )
 
 
 def test_duplicate_delivery_fires_once(app, client):
@@ -215,7 +224,9 @@ def test_async_receivers_run(app, client):
         seen.append(event.account_id)
 
     with account_created.connected_to(on_created, app):
-        assert post(client, make_event("account.created", account_id="acc_async")).status_code == 200
+        assert (
+            post(client, make_event("account.created", account_id="acc_async")).status_code == 200
+        )
     assert seen == ["acc_async"]
 
 

@@ -8,7 +8,13 @@ import hmac
 
 import pytest
 
-from flask_stackone import AccountEvent, WebhookEvent, construct_event, parse_event, verify_signature
+from flask_stackone import (
+    AccountEvent,
+    WebhookEvent,
+    construct_event,
+    parse_event,
+    verify_signature,
+)
 from flask_stackone.errors import InvalidPayloadError, SignatureVerificationError
 from flask_stackone.testing import make_event, sign
 from flask_stackone.webhooks import compute_signature
@@ -102,7 +108,11 @@ def test_account_event_is_parsed_with_owner_and_delivery_key():
     )
     event = parse_event(body)
     assert isinstance(event, AccountEvent)
-    assert (event.type, event.account_id, event.provider) == ("account.created", "acc_1", "bamboohr")
+    assert (event.type, event.account_id, event.provider) == (
+        "account.created",
+        "acc_1",
+        "bamboohr",
+    )
     assert (event.owner_id, event.owner_name, event.username) == ("org_1", "Acme", "ada@acme.test")
     assert event.event_date.isoformat() == "2026-11-24T10:00:00+00:00"
     assert event.source == "webhook"
@@ -111,7 +121,9 @@ def test_account_event_is_parsed_with_owner_and_delivery_key():
 
 
 def test_other_event_types_are_passed_on_not_refused():
-    event = parse_event(make_event("hris_employees.updated", record_type="employee", record_id="e1"))
+    event = parse_event(
+        make_event("hris_employees.updated", record_type="employee", record_id="e1")
+    )
     assert type(event) is WebhookEvent
     assert event.type == "hris_employees.updated" and event.record_id == "e1"
 
