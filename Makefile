@@ -15,10 +15,19 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	touch $@
 
-run: $(VENV)/.installed
+# The pinned StackOne Hub script: fetched once with npm into the per-user cache, verified
+# against its pinned sha256; a no-op when already there. Skipped when the widget uses a CDN.
+hub: $(VENV)/.installed
+ifdef STACKONE_HUB_SCRIPT_URL
+	@echo "hub: STACKONE_HUB_SCRIPT_URL is set, the widget loads the Hub script from there"
+else
+	@$(BIN)/python -m flask_stackone hub install
+endif
+
+run: $(VENV)/.installed hub
 	$(BIN)/flask --app example_app run --port $(PORT)
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed hub
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed

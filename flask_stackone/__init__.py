@@ -8,12 +8,14 @@ Register :data:`stackone_bp`, tell it who the customer is with
 from __future__ import annotations
 
 from .__about__ import __version__
+from .auth_links import AuthLink, create_auth_link, onboarding_link
 from .blueprint import StackOneBlueprint, make_blueprint, stackone_bp
 from .client import StackOneClient
 from .delivery_store import DeliveryStore, MemoryDeliveryStore, SQLiteDeliveryStore
 from .errors import (
     AuthenticationError,
     ConfigurationError,
+    InvalidOptionError,
     InvalidPayloadError,
     InvalidRequestError,
     InvalidResponseError,
@@ -48,10 +50,12 @@ from .webhooks import construct_event, parse_event, verify_signature
 __all__ = [
     "Account",
     "AccountEvent",
+    "AuthLink",
     "AuthenticationError",
     "ConfigurationError",
     "ConnectSession",
     "DeliveryStore",
+    "InvalidOptionError",
     "InvalidPayloadError",
     "InvalidRequestError",
     "InvalidResponseError",
@@ -77,9 +81,11 @@ __all__ = [
     "account_updated",
     "connect_session_created",
     "construct_event",
+    "create_auth_link",
     "get_client",
     "get_state",
     "make_blueprint",
+    "onboarding_link",
     "parse_event",
     "stackone_bp",
     "verify_signature",

@@ -9,8 +9,9 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 from flask.blueprints import BlueprintSetupState
+from werkzeug.exceptions import HTTPException
 
-from . import views
+from . import auth_links, hub_assets, views, widget
 from .cli import init_cli
 from .config import DEFAULTS, apply_defaults, read_settings
 from .errors import ConfigurationError
@@ -55,17 +56,47 @@ class StackOneBlueprint(Blueprint):
         self.config_prefix = config_prefix
         self.options = options
         self.owner_loader_func: OwnerLoader | None = None
-        self.add_url_rule("/connect-session", view_func=views.connect_session, methods=["POST"])
+        self.json_endpoints: set[str] = set()
+        self.add_json_route("/connect-session", views.connect_session)
+        self.add_json_route("/accounts/<account_id>/confirm", views.confirm_account)
+        self.add_json_route("/webhooks", views.webhook)
         self.add_url_rule(
-            "/accounts/<account_id>/confirm",
-            view_func=views.confirm_account,
-            methods=["POST"],
+            "/link/<signed>", view_func=auth_links.onboarding_page, methods=["GET", "POST"]
         )
-        self.add_url_rule("/webhooks", view_func=views.webhook, methods=["POST"])
-        self.register_error_handler(405, _json_method_not_allowed)
+        self.add_json_route("/link/<signed>/session", auth_links.onboarding_session)
+        self.add_url_rule(
+            "/hub/<version>/webcomponent.js", "hub_script", hub_assets.hub_script_view
+        )
+        self.add_url_rule("/glue/<digest>/hub.js", "glue_script", widget.glue_view)
+        self.register_error_handler(400, self._bad_request)
         self.cli.help = "StackOne account linking: sessions, accounts, webhooks, sandbox."
         init_cli(self.cli, name)
+        self.cli.add_command(hub_assets.make_cli(name))
         self.record_once(self._init_app)
+
+    def add_json_route(self, rule: str, view: Callable[..., Response]) -> None:
+        """Route a POST-only JSON view; other methods get a JSON 405, not Flask's HTML one."""
+
+        @functools.wraps(view)
+        def post_only(**kwargs: Any) -> Response:
+            if request.method != "POST":
+                response = views.json_error(
+                    405, "method_not_allowed", f"{request.method} is not allowed here; use POST"
+                )
+                response.headers["Allow"] = "POST"
+                return response
+            return view(**kwargs)
+
+        self.json_endpoints.add(view.__name__)
+        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+        self.add_url_rule(rule, view_func=post_only, methods=methods)
+
+    def _bad_request(self, exc: HTTPException) -> Response | HTTPException:
+        """JSON for a 400 raised before our JSON views run (Flask-WTF's CSRF check)."""
+        if (request.endpoint or "").rpartition(".")[2] not in self.json_endpoints:
+            return exc
+        code = "csrf_failed" if type(exc).__name__ == "CSRFError" else "bad_request"
+        return views.json_error(400, code, exc.description or "bad request")
 
     def owner_loader(self, func: OwnerLoader) -> OwnerLoader:
         """Decorate the function that returns the signed-in customer as an :class:`Owner`,
@@ -84,9 +115,15 @@ class StackOneBlueprint(Blueprint):
             settings=settings,
             delivery_store=make_delivery_store(app, settings),
         )
+        if settings.sandbox:
+            from .sandbox import install
+
+            install(app, state)
+            settings = state.settings  # the sandbox filled in the key, secret and API URL
         if settings.api_key:
             state.client  # noqa: B018 - refuse a bad API URL now, not at the first request
         app.extensions.setdefault(EXTENSION_KEY, {})[name] = state
+        widget.register(app, name)
         _exempt_webhook_from_csrf(app)
         if not settings.api_key:
             log.warning("%s is not set: the token route will answer 503", settings.name("api_key"))
@@ -94,10 +131,6 @@ class StackOneBlueprint(Blueprint):
             log.warning(
                 "%s is not set: the webhook route will answer 503", settings.name("webhook_secret")
             )
-
-
-def _json_method_not_allowed(exc: Exception) -> Response:
-    return views.json_error(405, "method_not_allowed", f"{request.method} is not allowed here")
 
 
 def _exempt_webhook_from_csrf(app: Flask) -> None:

@@ -1,9 +1,341 @@
-"""The ``flask stackone`` command group (each blueprint instance gets its own)."""
+"""The ``flask stackone`` command group (each blueprint instance gets its own).
+
+Expected failures (StackOne errors, missing settings, bad options) end with a one-line
+message and exit code 1, never a traceback.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import click
+import requests
 from flask.cli import AppGroup
+
+from . import errors
+from .auth_links import create_auth_link, external_url, onboarding_link
+from .models import Account, Owner
+from .sandbox.cli import sandbox_cli
+from .state import get_state
+from .testing import make_event, sign
+from .views import check_options, create_session
+from .webhooks import SIGNATURE_HEADER
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def init_cli(group: AppGroup, blueprint_name: str) -> None:
     """Add the plugin's commands to a blueprint's ``cli`` group."""
+    _add_session_commands(group, blueprint_name)
+    _add_accounts_commands(group, blueprint_name)
+    _add_trigger_command(group, blueprint_name)
+    group.add_command(sandbox_cli)
+
+
+def _friendly(func: F) -> F:
+    """Turn the errors a user can fix into ``click`` errors (message, exit code 1)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except errors.NotFoundError as exc:
+            raise click.ClickException(f"StackOne has no such record: {exc}") from None
+        except errors.StackOneError as exc:
+            raise click.ClickException(f"StackOne call failed: {exc}") from None
+        except (errors.ConfigurationError, errors.InvalidOptionError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _owner(owner_id: str, owner_name: str, username: str | None) -> Owner:
+    try:
+        return Owner(owner_id, owner_name, username)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _when(moment: datetime | None) -> str:
+    if moment is None:
+        return "unknown"
+    left = (moment - datetime.now(timezone.utc)).total_seconds()
+    if left >= 36 * 3600:
+        span = f"{round(left / 86400)} days"
+    elif left >= 90 * 60:
+        span = f"{round(left / 3600)} hours"
+    else:
+        span = f"{round(max(0, left) / 60)} minutes"
+    return f"{moment.strftime('%Y-%m-%d %H:%M:%S')} UTC (in {span})"
+
+
+def _owner_options(func: F) -> F:
+    for option in reversed(
+        [
+            click.option(
+                "--owner-id", required=True, help="Your id of the customer (organisation)."
+            ),
+            click.option(
+                "--owner-name", required=True, help="The customer's name, shown by StackOne."
+            ),
+            click.option("--username", help="Who links the account, e.g. an email address."),
+            click.option("--provider", help="Open this connector directly, e.g. bamboohr."),
+            click.option(
+                "--category",
+                "categories",
+                multiple=True,
+                help="Offer connectors of this category only (repeatable), e.g. hris.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _add_session_commands(group: AppGroup, name: str) -> None:
+
+    @group.command("session")
+    @_owner_options
+    @_friendly
+    def session(
+        owner_id: str,
+        owner_name: str,
+        username: str | None,
+        provider: str | None,
+        categories: Sequence[str],
+    ) -> None:
+        """Create a Connect Session; print its Hub token and auth link."""
+        state = get_state(name=name)
+        owner = _owner(owner_id, owner_name, username)
+        options = check_options(
+            state.settings, {"provider": provider, "categories": list(categories) or None}
+        )
+        created = create_session(state, owner, state.settings.session_expires_in, **options)
+        click.echo(f"session:   {created.id}")
+        click.echo(f"token:     {created.token}")
+        click.echo(f"auth link: {created.auth_link_url or '(none in StackOne answer)'}")
+        click.echo(f"expires:   {_when(created.expires_at)}")
+
+    @group.command("auth-link")
+    @_owner_options
+    @click.option(
+        "--days",
+        type=click.FloatRange(min=0, min_open=True),
+        help="How long the link works (default: the STACKONE_AUTH_LINK_EXPIRES_IN or "
+        "STACKONE_ONBOARDING_MAX_AGE setting, 5 days).",
+    )
+    @click.option(
+        "--onboarding",
+        is_flag=True,
+        help="Print a link to this app (signed, no StackOne token) instead of StackOne's.",
+    )
+    @click.option(
+        "--base-url",
+        help="This app's public root for --onboarding, e.g. https://app.example.com "
+        "(default: from SERVER_NAME).",
+    )
+    @_friendly
+    def auth_link(
+        owner_id: str,
+        owner_name: str,
+        username: str | None,
+        provider: str | None,
+        categories: Sequence[str],
+        days: float | None,
+        onboarding: bool,
+        base_url: str | None,
+    ) -> None:
+        """Print a link to email to a customer.
+
+        The customer opens it to connect an account (StackOne's auth link, or with
+        --onboarding a signed link to this app).
+        """
+        owner = _owner(owner_id, owner_name, username)
+        seconds = round(days * 86400) if days is not None else None
+        if not onboarding:
+            if base_url:
+                raise click.UsageError("--base-url only applies with --onboarding")
+            link = create_auth_link(owner, provider, categories or None, seconds, blueprint=name)
+            click.echo(f"auth link: {link.url}")
+            click.echo(f"expires:   {_when(link.expires_at)}")
+            return
+        lifetime = seconds or get_state(name=name).settings.onboarding_max_age
+        url = onboarding_link(
+            owner,
+            provider,
+            lifetime,
+            categories=categories or None,
+            base_url=base_url,
+            blueprint=name,
+        )
+        click.echo(f"onboarding link: {url}")
+        expires = datetime.fromtimestamp(int(time.time()) + lifetime, timezone.utc)
+        click.echo(f"expires:         {_when(expires)}")
+
+
+def _account_dict(account: Account) -> dict[str, Any]:
+    def iso(moment: datetime | None) -> str | None:
+        return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+    return {
+        **account.summary(),
+        "provider_name": account.provider_name,
+        "origin_owner_id": account.origin_owner_id,
+        "origin_owner_name": account.origin_owner_name,
+        "origin_username": account.origin_username,
+        "label": account.label,
+        "type": account.type,
+        "created_at": iso(account.created_at),
+        "updated_at": iso(account.updated_at),
+    }
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def _add_accounts_commands(group: AppGroup, name: str) -> None:
+
+    @group.group("accounts")
+    def accounts() -> None:
+        """List, show and delete linked accounts."""
+
+    @accounts.command("list")
+    @click.option("--owner-id", help="Only this customer's accounts.")
+    @click.option(
+        "--provider", "providers", multiple=True, help="Only this connector (repeatable)."
+    )
+    @click.option("--status", "statuses", multiple=True, help="Only this status (repeatable).")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+    @_friendly
+    def list_accounts(
+        owner_id: str | None, providers: Sequence[str], statuses: Sequence[str], as_json: bool
+    ) -> None:
+        """List linked accounts (every page)."""
+        found = get_state(name=name).client.list_accounts(
+            owner_id=owner_id, providers=providers or None, status=statuses or None
+        )
+        if as_json:
+            click.echo(json.dumps([_account_dict(a) for a in found], indent=2))
+            return
+        if not found:
+            click.echo("No accounts.")
+            return
+        rows = [["ID", "PROVIDER", "STATUS", "OWNER ID", "OWNER NAME", "CREATED"]]
+        rows += [
+            [
+                a.id,
+                a.provider or "-",
+                a.status or "-",
+                a.origin_owner_id or "-",
+                a.origin_owner_name or "-",
+                a.created_at.strftime("%Y-%m-%d %H:%M") if a.created_at else "-",
+            ]
+            for a in found
+        ]
+        click.echo(_table(rows))
+
+    @accounts.command("show")
+    @click.argument("account_id")
+    @_friendly
+    def show(account_id: str) -> None:
+        """Show an account and why it is not usable. Exits with 1 when it is not active."""
+        account = get_state(name=name).client.get_account(account_id)
+        for key, value in _account_dict(account).items():
+            if key != "status_reasons":
+                click.echo(f"{key + ':':<19}{value if value is not None else '-'}")
+        if account.status_reasons:
+            click.echo("status_reasons:")
+        for reason in account.status_reasons:
+            click.echo(f"  - {reason.code or '?'}: {reason.description or ''}".rstrip())
+        if not account.is_active:
+            click.echo(f"account {account.id} is not active (status: {account.status})", err=True)
+            click.get_current_context().exit(1)
+
+    @accounts.command("delete")
+    @click.argument("account_id")
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    @_friendly
+    def delete(account_id: str, yes: bool) -> None:
+        """Delete an account at StackOne (its connection stops working)."""
+        if not yes:
+            click.confirm(f"Delete StackOne account {account_id}?", abort=True)
+        account = get_state(name=name).client.delete_account(account_id)
+        click.echo(
+            f"Deleted account {account.id} ({account.provider or '?'}, "
+            f"owner {account.origin_owner_id or '?'})."
+        )
+
+
+def _add_trigger_command(group: AppGroup, name: str) -> None:
+
+    @group.command("trigger")
+    @click.argument("event")
+    @click.option("--account-id", required=True, help="The account_id the event is about.")
+    @click.option("--provider", default="bamboohr", show_default=True, help="The connector key.")
+    @click.option("--owner-id", help="origin_owner_id in the event.")
+    @click.option("--owner-name", help="origin_owner_name in the event.")
+    @click.option("--url", help="Where to POST (default: this app's webhook route).")
+    @click.option(
+        "--base-url",
+        help="This app's root when --url is not given, e.g. http://127.0.0.1:5000 "
+        "(default: from SERVER_NAME).",
+    )
+    @click.option("--secret", help="Signing secret (default: the first STACKONE_WEBHOOK_SECRET).")
+    @_friendly
+    def trigger(
+        event: str,
+        account_id: str,
+        provider: str,
+        owner_id: str | None,
+        owner_name: str | None,
+        url: str | None,
+        base_url: str | None,
+        secret: str | None,
+    ) -> None:
+        """Send a signed sample webhook to test your handlers.
+
+        EVENT is e.g. account.created, account.updated or account.deleted.
+        """
+        state = get_state(name=name)
+        if secret is None:
+            if not state.settings.webhook_secret:
+                raise click.ClickException(
+                    f"{state.settings.name('webhook_secret')} is not set: pass --secret"
+                )
+            secret = state.settings.webhook_secret[0]
+        fields = {"origin_owner_id": owner_id, "origin_owner_name": owner_name}
+        body = make_event(
+            event,
+            account_id=account_id,
+            provider=provider,
+            **{k: v for k, v in fields.items() if v is not None},
+        )
+        target = url or external_url(state, "webhook", base_url)
+        try:
+            answer = requests.post(
+                target,
+                data=body,
+                headers={SIGNATURE_HEADER: sign(body, secret), "Content-Type": "application/json"},
+                timeout=state.settings.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise click.ClickException(
+                f"could not reach {target} ({type(exc).__name__}): is the app running?"
+            ) from None
+        click.echo(f"{event} -> {target}")
+        click.echo(f"{answer.status_code} {answer.reason}")
+        if answer.text:
+            click.echo(answer.text[:500].rstrip())
+        if not 200 <= answer.status_code < 300:
+            click.get_current_context().exit(1)

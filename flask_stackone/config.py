@@ -7,6 +7,7 @@ Precedence: an explicit argument to :func:`~flask_stackone.make_blueprint` beats
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -27,9 +28,18 @@ DEFAULTS: dict[str, Any] = {
     "CATEGORIES": None,
     "SESSION_EXPIRES_IN": 1800,
     "AUTH_LINK_EXPIRES_IN": 432000,
+    "ONBOARDING_MAX_AGE": 432000,
+    "ONBOARDING_MODE": "hub",
+    "ONBOARDING_REQUIRE_OWNER": False,
     "WEBHOOK_MAX_BYTES": 1024 * 1024,
     "DELIVERY_STORE": None,
     "DELIVERY_WAIT": 10.0,
+    "HUB_DIR": None,
+    "HUB_SCRIPT_URL": None,
+    "SANDBOX_WEBHOOK_URL": None,
+    "SANDBOX_DB": "stackone-sandbox.sqlite3",
+    "SANDBOX_DELIVERY_ATTEMPTS": 10,
+    "SANDBOX_DELIVERY_BACKOFF": 1.0,
 }
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -51,9 +61,18 @@ class Settings:
     categories: frozenset[str] | None
     session_expires_in: int
     auth_link_expires_in: int
+    onboarding_max_age: int
+    onboarding_mode: str
+    onboarding_require_owner: bool
     webhook_max_bytes: int
     delivery_store: Any
     delivery_wait: float
+    hub_dir: str | None
+    hub_script_url: str | None
+    sandbox_webhook_url: str | None
+    sandbox_db: str
+    sandbox_delivery_attempts: int
+    sandbox_delivery_backoff: float
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -112,6 +131,40 @@ def read_settings(
             raise ConfigurationError(f"{prefix}{key} has invalid entries: {bad!r}")
         return values
 
+    def flag(key: str) -> bool:
+        value = get(key)
+        if isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        return bool(value)
+
+    def optional_url(key: str) -> str | None:
+        value = get(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or not re.match(r"^https?://[^/\s]+", value):
+            raise ConfigurationError(f"{prefix}{key} must be an http(s) URL")
+        return value
+
+    def path(key: str) -> str:
+        value = get(key)
+        if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+            raise ConfigurationError(f"{prefix}{key} must be a file path")
+        return os.fspath(value)
+
+    def hub_script_url() -> str | None:
+        value = get("HUB_SCRIPT_URL")
+        if value is None or value == "":
+            return None
+        local = isinstance(value, str) and re.match(r"^http://(localhost|127\.0\.0\.1)[:/]", value)
+        if not isinstance(value, str) or not (value.startswith("https://") or local):
+            raise ConfigurationError(f"{prefix}HUB_SCRIPT_URL must be an https URL")
+        return value
+
+    hub_dir = get("HUB_DIR")
+    if hub_dir is not None:
+        if not isinstance(hub_dir, (str, os.PathLike)) or not os.fspath(hub_dir):
+            raise ConfigurationError(f"{prefix}HUB_DIR must be a folder path")
+        hub_dir = os.fspath(hub_dir)
     api_key = get("API_KEY")
     if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
         raise ConfigurationError(f"{prefix}API_KEY must be a non-empty string")
@@ -122,16 +175,17 @@ def read_settings(
     api_url = get("API_URL")
     if not isinstance(api_url, str) or not api_url:
         raise ConfigurationError(f"{prefix}API_URL must be a URL")
-    sandbox = get("SANDBOX")
-    if isinstance(sandbox, str):
-        sandbox = sandbox.strip().lower() in ("1", "true", "yes", "on")
+    sandbox = flag("SANDBOX")
+    onboarding_mode = get("ONBOARDING_MODE")
+    if onboarding_mode not in ("hub", "redirect"):
+        raise ConfigurationError(f"{prefix}ONBOARDING_MODE must be 'hub' or 'redirect'")
 
     return Settings(
         prefix=prefix,
         api_key=api_key,
         api_url=api_url,
         webhook_secret=secrets,
-        sandbox=bool(sandbox),
+        sandbox=sandbox,
         timeout=number("TIMEOUT", float, 0.001),
         max_retries=number("MAX_RETRIES", int, 0),
         max_retry_wait=number("MAX_RETRY_WAIT", float, 0),
@@ -139,7 +193,16 @@ def read_settings(
         categories=allow_list("CATEGORIES"),
         session_expires_in=number("SESSION_EXPIRES_IN", int, 1),
         auth_link_expires_in=number("AUTH_LINK_EXPIRES_IN", int, 1),
+        onboarding_max_age=number("ONBOARDING_MAX_AGE", int, 1),
+        onboarding_mode=onboarding_mode,
+        onboarding_require_owner=flag("ONBOARDING_REQUIRE_OWNER"),
         webhook_max_bytes=number("WEBHOOK_MAX_BYTES", int, 1),
         delivery_store=get("DELIVERY_STORE"),
         delivery_wait=number("DELIVERY_WAIT", float, 0),
+        hub_dir=hub_dir,
+        hub_script_url=hub_script_url(),
+        sandbox_webhook_url=optional_url("SANDBOX_WEBHOOK_URL"),
+        sandbox_db=path("SANDBOX_DB"),
+        sandbox_delivery_attempts=number("SANDBOX_DELIVERY_ATTEMPTS", int, 1),
+        sandbox_delivery_backoff=number("SANDBOX_DELIVERY_BACKOFF", float, 0),
     )

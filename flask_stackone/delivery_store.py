@@ -11,16 +11,23 @@ Any object with these three methods can be a store (``STACKONE_DELIVERY_STORE``)
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal, Protocol
+
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's own locking alone
+    fcntl = None  # type: ignore[assignment]
 
 ClaimResult = Literal["claimed", "done", "busy"]
 
 DAY = 86400
-_UPSERT = "INSERT OR REPLACE INTO stackone_deliveries (key, state, at) VALUES (?, '{state}', ?)"
 
 
 class DeliveryStore(Protocol):
@@ -75,81 +82,111 @@ class MemoryDeliveryStore:
 class SQLiteDeliveryStore:
     """A store in one SQLite file, shared by every worker process on the machine.
 
-    Uses only the standard library. Each call opens its own connection, so the store
-    is safe across threads and across ``fork`` (gunicorn workers).
+    Uses only the standard library. Each thread of each process keeps its own
+    connection (a forked worker opens new ones), and a claim is one atomic statement.
     """
 
     def __init__(self, path: str | os.PathLike[str], ttl: float = 7 * DAY, lease: float = 60.0):
         self.path = os.fspath(path)
         self.ttl = ttl
         self.lease = lease
-        directory = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS stackone_deliveries ("
-                " key TEXT PRIMARY KEY, state TEXT NOT NULL, at REAL NOT NULL)"
-            )
-            db.execute(
-                "CREATE INDEX IF NOT EXISTS stackone_deliveries_age"
-                " ON stackone_deliveries (state, at)"
-            )
+        self._local = threading.local()
+        self._writes = itertools.count(1)
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        db = self._db()
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS stackone_deliveries ("
+            " key TEXT PRIMARY KEY, state TEXT NOT NULL, at REAL NOT NULL)"
+        )
+        db.execute(
+            "CREATE INDEX IF NOT EXISTS stackone_deliveries_age ON stackone_deliveries (state, at)"
+        )
 
     def __repr__(self) -> str:
         return f"<SQLiteDeliveryStore {self.path}>"
 
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30, isolation_level=None)
+    def _handle(self) -> _Handle:
+        """This thread's connection and lock file, opened anew after a fork."""
+        handle: _Handle | None = getattr(self._local, "handle", None)
+        if handle is None or handle.pid != os.getpid():
+            handle = self._local.handle = _Handle(self.path)
+        return handle
+
+    def _db(self) -> sqlite3.Connection:
+        return self._handle().db
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, with the write turn taken through an OS file lock.
+
+        Waiting on SQLite's own lock means sleeping in steps of milliseconds; a blocked
+        ``flock`` wakes as soon as the other writer is done.
+        """
+        handle = self._handle()
+        if fcntl is None:
+            yield handle.db
+            return
+        fcntl.flock(handle.lock, fcntl.LOCK_EX)
+        try:
+            yield handle.db
+        finally:
+            fcntl.flock(handle.lock, fcntl.LOCK_UN)
 
     def claim(self, key: str) -> ClaimResult:
         now = time.time()
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            row = db.execute(
-                "SELECT state, at FROM stackone_deliveries WHERE key = ?", (key,)
-            ).fetchone()
-            if row is not None:
-                state, at = row
-                if state == "done" and now - at < self.ttl:
-                    db.execute("COMMIT")
-                    return "done"
-                if state == "claimed" and now - at < self.lease:
-                    db.execute("COMMIT")
-                    return "busy"
-            db.execute(
-                _UPSERT.format(state="claimed"),
-                (key, now),
-            )
-            db.execute("COMMIT")
+        with self._writing() as db:
+            taken = db.execute(
+                "INSERT INTO stackone_deliveries (key, state, at) VALUES (?, 'claimed', ?)"
+                " ON CONFLICT (key) DO UPDATE SET state = 'claimed', at = excluded.at"
+                " WHERE (state = 'claimed' AND at <= ?) OR (state = 'done' AND at <= ?)",
+                (key, now, now - self.lease, now - self.ttl),
+            ).rowcount
+        if taken:
             return "claimed"
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        finally:
-            db.close()
+        row = (
+            self._db()
+            .execute("SELECT state FROM stackone_deliveries WHERE key = ?", (key,))
+            .fetchone()
+        )
+        if row is None:  # released between the two statements: try once more
+            return self.claim(key)
+        return "done" if row[0] == "done" else "busy"
 
     def remember(self, key: str) -> None:
         now = time.time()
-        db = self._connect()
-        try:
+        with self._writing() as db:
             db.execute(
-                _UPSERT.format(state="done"),
+                "INSERT OR REPLACE INTO stackone_deliveries (key, state, at) VALUES (?, 'done', ?)",
                 (key, now),
             )
-            db.execute(
-                "DELETE FROM stackone_deliveries WHERE state = 'done' AND at < ?", (now - self.ttl,)
-            )
-        finally:
-            db.close()
+            if next(self._writes) % 500 == 0:  # prune now and then, not on every delivery
+                db.execute(
+                    "DELETE FROM stackone_deliveries WHERE state = 'done' AND at < ?",
+                    (now - self.ttl,),
+                )
 
     def release(self, key: str) -> None:
-        db = self._connect()
-        try:
+        with self._writing() as db:
             db.execute(
                 "DELETE FROM stackone_deliveries WHERE key = ? AND state = 'claimed'", (key,)
             )
-        finally:
-            db.close()
+
+
+class _Handle:
+    """One thread's SQLite connection and lock file descriptor, closed with it."""
+
+    def __init__(self, path: str) -> None:
+        self.pid = os.getpid()
+        # used by one thread only; check_same_thread=False lets whichever thread drops the
+        # last reference close it
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        # WAL without an fsync per commit: an app crash loses nothing; a power cut may
+        # forget the last few "done" marks, so those deliveries would run once more.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.lock = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+    def __del__(self) -> None:
+        if self.pid == os.getpid():
+            self.db.close()
+        os.close(self.lock)

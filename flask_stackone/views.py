@@ -17,7 +17,8 @@ from flask import Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import errors, signals
-from .models import CATEGORIES, AccountEvent, Owner, SessionCreated
+from .config import Settings
+from .models import CATEGORIES, AccountEvent, ConnectSession, Owner, SessionCreated
 from .state import StackOneState, get_state
 from .webhooks import SIGNATURE_HEADER, parse_event, verify_signature
 
@@ -86,16 +87,28 @@ def _guard(state: StackOneState) -> Response | Owner:
     return owner
 
 
+def read_body(limit: int, what: str = "request body") -> bytes | Response:
+    """At most ``limit`` bytes of the raw body; a 413 when larger (by Content-Length or
+    actual size: Werkzeug would silently truncate), a 400 when the body breaks off or its
+    chunked framing is invalid."""
+    too_large = json_error(413, "too_large", f"{what} is larger than {limit} bytes")
+    if (request.content_length or 0) > limit:
+        return too_large
+    try:
+        body = request.stream.read(limit + 1)
+    except RequestEntityTooLarge:
+        return too_large
+    except Exception as exc:  # each server has its own: OSError, ClientDisconnected, gunicorn's
+        log.info("unreadable %s: %s", what, type(exc).__name__)
+        return json_error(400, "invalid_body", f"{what} is incomplete or malformed")
+    return too_large if len(body) > limit else body
+
+
 def _options() -> dict[str, Any] | Response:
     """The request's JSON object of options; empty body means no options."""
-    if (request.content_length or 0) > MAX_OPTIONS_BYTES:
-        return json_error(413, "too_large", "request body is too large")
-    try:
-        raw = request.stream.read(MAX_OPTIONS_BYTES + 1)
-    except RequestEntityTooLarge:
-        return json_error(413, "too_large", "request body is too large")
-    if len(raw) > MAX_OPTIONS_BYTES:
-        return json_error(413, "too_large", "request body is too large")
+    raw = read_body(MAX_OPTIONS_BYTES)
+    if isinstance(raw, Response):
+        return raw
     if not raw.strip():
         return {}
     try:
@@ -108,30 +121,47 @@ def _options() -> dict[str, Any] | Response:
 
 
 def _check_options(state: StackOneState, data: dict[str, Any]) -> dict[str, Any] | Response:
-    """Validate ``provider``, ``categories`` and ``account_id`` against the allow-lists."""
-    settings = state.settings
+    try:
+        return check_options(state.settings, data)
+    except errors.InvalidOptionError as exc:
+        return json_error(400, exc.code, str(exc))
+
+
+def check_options(settings: Settings, data: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``provider``, ``categories`` and ``account_id`` against the allow-lists.
+
+    :raises InvalidOptionError: naming the first bad option.
+    """
     provider = data.get("provider")
     if provider is not None:
         if not isinstance(provider, str) or not re.match(r"^[a-z0-9][a-z0-9_.-]{0,63}$", provider):
-            return json_error(400, "invalid_provider", "provider must be a connector key")
+            raise errors.InvalidOptionError("invalid_provider", "provider must be a connector key")
         if settings.providers is not None and provider not in settings.providers:
-            return json_error(400, "provider_not_allowed", f"provider {provider!r} is not offered")
+            raise errors.InvalidOptionError(
+                "provider_not_allowed", f"provider {provider!r} is not offered"
+            )
     categories = data.get("categories")
     if categories is not None:
         if isinstance(categories, str):
             categories = [categories]
         if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
-            return json_error(400, "invalid_category", "categories must be a list of strings")
+            raise errors.InvalidOptionError(
+                "invalid_category", "categories must be a list of strings"
+            )
         allowed = settings.categories if settings.categories is not None else CATEGORIES
         bad = [c for c in categories if c not in allowed]
         if bad:
-            return json_error(400, "invalid_category", f"category not offered: {bad[0][:64]!r}")
+            raise errors.InvalidOptionError(
+                "invalid_category", f"category not offered: {bad[0][:64]!r}"
+            )
         categories = sorted(set(categories))
     elif settings.categories is not None:
         categories = sorted(settings.categories)
     account_id = data.get("account_id")
     if account_id is not None and (not isinstance(account_id, str) or not ACCOUNT_ID.match(account_id)):
-        return json_error(400, "invalid_account_id", "account_id must be a StackOne account id")
+        raise errors.InvalidOptionError(
+            "invalid_account_id", "account_id must be a StackOne account id"
+        )
     return {"provider": provider, "categories": categories or None, "account_id": account_id}
 
 
@@ -167,27 +197,49 @@ def connect_session() -> Response:
             return account
         options["provider"] = options["provider"] or account.provider
     try:
-        session = state.client.create_connect_session(
-            origin_owner_id=owner.id,
-            origin_owner_name=owner.name,
-            origin_username=owner.username,
-            expires_in=state.settings.session_expires_in,
-            **options,
-        )
+        session = create_session(state, owner, state.settings.session_expires_in, **options)
     except errors.StackOneError as exc:
         return stackone_failure(exc)
+    return session_answer(session)
+
+
+def create_session(
+    state: StackOneState,
+    owner: Owner,
+    expires_in: int,
+    *,
+    provider: str | None = None,
+    categories: list[str] | None = None,
+    account_id: str | None = None,
+) -> ConnectSession:
+    """Create a Connect Session for ``owner`` (options already checked) and send the
+    ``connect_session_created`` audit signal. :raises StackOneError: StackOne failed."""
+    session = state.client.create_connect_session(
+        origin_owner_id=owner.id,
+        origin_owner_name=owner.name,
+        origin_username=owner.username,
+        expires_in=expires_in,
+        provider=provider,
+        categories=categories,
+        account_id=account_id,
+    )
     signals.send(
         signals.connect_session_created,
         current_app._get_current_object(),  # type: ignore[attr-defined]
         SessionCreated(
             session_id=session.id,
             owner_id=owner.id,
-            provider=options["provider"],
-            categories=tuple(options["categories"] or ()),
-            account_id=options["account_id"],
+            provider=provider,
+            categories=tuple(categories or ()),
+            account_id=account_id,
             expires_at=session.expires_at,
         ),
     )
+    return session
+
+
+def session_answer(session: ConnectSession) -> Response:
+    """The token route's answer: ``{token, expires_in, expires_at}``, never cached."""
     assert session.expires_at is not None
     response = jsonify(
         token=session.token,
@@ -209,10 +261,12 @@ def confirm_account(account_id: str) -> Response:
     data = _options()
     if isinstance(data, Response):
         return data
+    reconnect = data.get("reconnect", False)
+    if not isinstance(reconnect, bool):
+        return json_error(400, "invalid_reconnect", "reconnect must be true or false")
     account = _owned_account(state, owner, account_id)
     if isinstance(account, Response):
         return account
-    reconnect = data.get("reconnect") is True
     event = AccountEvent(
         type="account.updated" if reconnect else "account.created",
         account_id=account.id,
@@ -225,22 +279,14 @@ def confirm_account(account_id: str) -> Response:
         raw=account.raw,
     )
     signal = signals.account_updated if reconnect else signals.account_created
-    signals.send(signal, current_app._get_current_object(), event)  # type: ignore[attr-defined]
+    try:
+        signals.send(signal, current_app._get_current_object(), event)  # type: ignore[attr-defined]
+    except Exception:
+        log.exception("%s receiver failed for account %s (source hub)", event.type, account.id)
+        return json_error(500, "receiver_failed", "the account is linked but could not be recorded")
     response = jsonify(account.summary())
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _read_body(limit: int) -> bytes | Response:
-    """At most ``limit`` bytes of the raw body, or a 413 (Content-Length or actual size)."""
-    too_large = json_error(413, "too_large", f"webhook body is larger than {limit} bytes")
-    if (request.content_length or 0) > limit:
-        return too_large
-    try:
-        body = request.stream.read(limit + 1)
-    except RequestEntityTooLarge:
-        return too_large
-    return too_large if len(body) > limit else body
 
 
 def webhook() -> Response:
@@ -252,7 +298,7 @@ def webhook() -> Response:
         return json_error(
             503, "not_configured", f"{settings.name('webhook_secret')} is not set on this server"
         )
-    body = _read_body(settings.webhook_max_bytes)
+    body = read_body(settings.webhook_max_bytes, "webhook body")
     if isinstance(body, Response):
         return body
     try:

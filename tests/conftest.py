@@ -7,11 +7,13 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+import requests
 import responses
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flask_stackone import Owner, make_blueprint
+from flask_stackone import Owner, errors, make_blueprint
+from flask_stackone.client import is_local_url
 
 API_KEY = "sk_test_VERYSECRETKEY_4f2a9c"
 WEBHOOK_SECRET = "whsec_test_secret"
@@ -46,7 +48,48 @@ def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
             assert_no_secret(str(record.exc_info[1]), "logged exception")
 
 
-def build_app(owner: Owner | None = Owner("org_1", "Acme Ltd", "ada@acme.test"), **config) -> Flask:
+@pytest.fixture(autouse=True)
+def no_secret_over_http_or_in_errors(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Also guard every ``requests`` answer from a server on 127.0.0.1 / localhost (live
+    apps, gunicorn, the sandbox's deliveries; mocked StackOne answers are test input) and
+    the text of every exception the plugin creates, caught or not. Leaks are collected
+    and asserted after the test, so no ``except`` can swallow them. Raw-socket tests call
+    :func:`assert_no_secret` on what they read themselves."""
+    leaks: list[str] = []
+
+    def check(text: str, where: str) -> None:
+        if any(secret in text for secret in SECRETS):
+            leaks.append(where)
+
+    send = requests.Session.send
+
+    def guarded_send(self: requests.Session, request, **kwargs):  # type: ignore[no-untyped-def]
+        response = send(self, request, **kwargs)
+        if not is_local_url(request.url):
+            return response
+        check("".join(f"{k}: {v}\n" for k, v in response.headers.items()), "HTTP header")
+        if not kwargs.get("stream"):
+            check(response.content.decode("utf-8", "replace"), "HTTP body")
+        return response
+
+    monkeypatch.setattr(requests.Session, "send", guarded_send)
+    bases = (errors.ConfigurationError, errors.StackOneError, errors.WebhookError)
+    for cls in (*bases, errors.InvalidOptionError):  # the roots of every plugin error
+        init = cls.__init__
+
+        def guarded_init(self, *args, __init=init, **kwargs):  # type: ignore[no-untyped-def]
+            __init(self, *args, **kwargs)
+            check(f"{self.args!r} {self}", f"{type(self).__name__} message")
+
+        monkeypatch.setattr(cls, "__init__", guarded_init)
+    yield
+    assert not leaks, f"a secret leaked into: {', '.join(sorted(set(leaks)))}"
+
+
+DEFAULT_OWNER = Owner("org_1", "Acme Ltd", "ada@acme.test")
+
+
+def build_app(owner: Owner | None = DEFAULT_OWNER, **config) -> Flask:
     """A minimal host app whose signed-in owner is ``owner`` (``None``: nobody)."""
     app = Flask("host_app")
     app.test_client_class = GuardedClient

@@ -1,0 +1,110 @@
+"""Acme People: a small multi-tenant HR analytics app whose customers link their HR
+systems through StackOne with flask-stackone.
+
+``flask --app example_app run`` (or ``make run``). Without ``STACKONE_API_KEY`` in the
+environment it runs against the built-in sandbox; with ``STACKONE_API_KEY`` and
+``STACKONE_WEBHOOK_SECRET`` it talks to StackOne.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Config, Flask
+from flask_wtf.csrf import CSRFProtect
+
+from flask_stackone import (
+    AccountEvent,
+    WebhookEvent,
+    account_created,
+    account_deleted,
+    account_updated,
+    stackone_bp,
+    webhook_received,
+)
+
+from . import auth, db, receivers, security, views
+from .filters import register_filters
+
+csrf = CSRFProtect()
+
+
+def create_app(config: Mapping[str, Any] | None = None, instance_path: str | None = None) -> Flask:
+    """Build the app.
+
+    :param config: settings that beat the environment (tests pass ``TESTING`` etc.).
+    :param instance_path: where the databases and the generated secret key live
+        (default: ``instance/`` next to the package).
+    """
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(
+        DATABASE=os.path.join(app.instance_path, "acme-people.db"),
+        DEMO_DATA=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Several gunicorn workers share one SQLite file of handled webhook deliveries.
+        STACKONE_DELIVERY_STORE="stackone-deliveries.db",
+    )
+    app.config.from_prefixed_env()  # FLASK_SECRET_KEY, FLASK_SESSION_COOKIE_SECURE...
+    app.config.update(_stackone_environment())  # STACKONE_API_KEY, STACKONE_WEBHOOK_SECRET...
+    app.config.update(config or {})
+    if not app.config.get("STACKONE_API_KEY"):
+        app.config.setdefault("STACKONE_SANDBOX", True)  # no key yet: the offline emulator
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
+
+    db.init_app(app)
+    csrf.init_app(app)
+    security.init_app(app)
+    register_filters(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(stackone_bp)  # its owner loader is auth.current_owner
+
+    # Receivers defined here would be garbage-collected without weak=False.
+    @account_created.connect_via(app, weak=False)
+    @account_updated.connect_via(app, weak=False)
+    def store_linked_account(sender: Flask, event: AccountEvent, **extra: Any) -> None:
+        receivers.store_linked_account(event)
+
+    @account_deleted.connect_via(app, weak=False)
+    def forget_linked_account(sender: Flask, event: AccountEvent, **extra: Any) -> None:
+        receivers.forget_linked_account(event)
+
+    @webhook_received.connect_via(app, weak=False)
+    def log_webhook(sender: Flask, event: WebhookEvent, **extra: Any) -> None:
+        receivers.log_other_event(event)
+
+    return app
+
+
+def _stackone_environment() -> dict[str, Any]:
+    """``STACKONE_*`` environment variables, read the way ``from_prefixed_env`` reads
+    ``FLASK_*`` ones (values that parse as JSON, such as a list of secrets, are parsed)."""
+    found = Config("")
+    found.from_prefixed_env("STACKONE")
+    return {f"STACKONE_{key}": value for key, value in found.items()}
+
+
+def _instance_secret_key(instance_path: str) -> str:
+    """A random key kept in the instance folder, so sessions survive restarts and every
+    worker signs with the same key. Set ``FLASK_SECRET_KEY`` to manage it yourself."""
+    path = os.path.join(instance_path, "secret_key")
+    if not os.path.exists(path):
+        # Written whole to a private file, then linked into place: a worker starting at
+        # the same moment either wins or reads the winner's complete key.
+        draft = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as file:
+            file.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft)
+    with open(path, encoding="ascii") as file:
+        return file.read().strip()

@@ -1,0 +1,115 @@
+"""Signing in and out with a session cookie, and who the signed-in customer is for StackOne."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import (
+    Blueprint,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.security import check_password_hash
+from werkzeug.wrappers import Response
+
+from flask_stackone import Owner, stackone_bp
+
+from .db import DEMO_ORGANISATIONS, DEMO_PASSWORD, get_db
+
+bp = Blueprint("auth", __name__)
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+@bp.before_app_request
+def load_signed_in_user() -> None:
+    """Put the signed-in user (with their organisation) on ``g.user``, or ``None``."""
+    user_id = session.get("user_id")
+    g.user = None
+    if user_id is not None:
+        g.user = (
+            get_db()
+            .execute(
+                "SELECT users.id, users.name, users.email, users.organisation_id,"
+                " organisations.name AS organisation_name, organisations.owner_id"
+                " FROM users JOIN organisations ON organisations.id = users.organisation_id"
+                " WHERE users.id = ?",
+                (user_id,),
+            )
+            .fetchone()
+        )
+
+
+@stackone_bp.owner_loader
+def current_owner() -> Owner | None:
+    """The customer who links accounts: the signed-in user's organisation, read on the
+    server (never from the browser)."""
+    user = g.get("user")
+    if user is None:
+        return None
+    return Owner(id=user["owner_id"], name=user["organisation_name"], username=user["email"])
+
+
+def login_required(view: View) -> View:
+    """Send visitors who are not signed in to the sign-in page, then back."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.user is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (never ``//host`` or a full URL) is followed after sign-in."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("main.overview")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response | tuple[str, int]:
+    next_url = request.values.get("next")
+    if request.method == "POST":
+        email = request.form.get("email", "").strip()
+        password = request.form.get("password", "")
+        user = get_db().execute("SELECT * FROM users WHERE email = ?", (email,)).fetchone()
+        if user is None or not check_password_hash(user["password_hash"], password):
+            flash("That email and password do not match an account.", "error")
+            return render_template("login.html", **_login_context(email, next_url)), 401
+        session.clear()  # a fresh session: nothing from before sign-in carries over
+        session["user_id"] = user["id"]
+        flash(f"Welcome back, {user['name'].split()[0]}.", "success")
+        return redirect(_safe_next(next_url))
+    if g.user is not None:
+        return redirect(_safe_next(next_url))
+    return render_template("login.html", **_login_context("", next_url))
+
+
+def _login_context(email: str, next_url: str | None) -> dict[str, Any]:
+    demo_users = [
+        {"email": user_email, "name": user_name, "organisation": organisation}
+        for _, organisation, users in DEMO_ORGANISATIONS
+        for user_name, user_email in users
+    ]
+    return {
+        "email": email,
+        "next_url": next_url or "",
+        "demo_users": demo_users,
+        "demo_password": DEMO_PASSWORD,
+    }
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    session.clear()
+    flash("You are signed out.", "success")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,196 @@
+"""The product's pages: overview, integrations, event log and outbox, all per organisation."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from flask_stackone import InvalidOptionError, NotFoundError, StackOneError, get_client
+
+from . import accounts, outbox
+from .auth import login_required
+from .db import get_db, now_iso
+from .security import OWN_BLUEPRINTS
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+def index() -> Response:
+    return redirect(url_for("main.overview" if g.user else "auth.login"))
+
+
+@bp.get("/overview")
+@login_required
+def overview() -> str:
+    db = get_db()
+    linked = accounts.list_accounts(db, g.user["organisation_id"])
+    events = accounts.list_events(db, g.user["organisation_id"], limit=5)
+    return render_template(
+        "overview.html",
+        accounts=linked,
+        attention=[a for a in linked if a["status"] != "active"],
+        events=events,
+        invitations=outbox.count(db, g.user["organisation_id"]),
+    )
+
+
+@bp.get("/integrations")
+@login_required
+def integrations() -> str:
+    return render_template(
+        "integrations.html",
+        accounts=accounts.list_accounts(get_db(), g.user["organisation_id"]),
+        providers=outbox.PROVIDERS,
+    )
+
+
+def _own_account(account_id: str) -> dict[str, object]:
+    """The signed-in organisation's account, or 404 (also for another organisation's)."""
+    account = accounts.get_account(get_db(), g.user["organisation_id"], account_id)
+    if account is None:
+        abort(404)
+    return account
+
+
+@bp.get("/integrations/<account_id>/reconnect")
+@login_required
+def reconnect(account_id: str) -> str:
+    return render_template("reconnect.html", account=_own_account(account_id))
+
+
+@bp.post("/integrations/<account_id>/check")
+@login_required
+def check_status(account_id: str) -> Response:
+    """Ask StackOne for the account's current status and store it."""
+    user = g.user
+    account = _own_account(account_id)
+    db = get_db()
+    try:
+        current = get_client().get_account(account_id)
+    except NotFoundError:
+        with db:
+            accounts.mark_deleted(
+                db, user["organisation_id"], account_id, account["provider"], now_iso()
+            )
+        flash(f"{account['name']} no longer exists at StackOne, so it was removed.", "warning")
+        return redirect(url_for("main.integrations"))
+    except StackOneError as exc:
+        current_app.logger.warning("status check of %s failed: %s", account_id, exc)
+        flash(f"Could not reach StackOne to check {account['name']}: {exc}", "error")
+        return redirect(url_for("main.integrations"))
+    if current.origin_owner_id != user["owner_id"]:
+        abort(404)
+    with db:
+        accounts.store_account(db, user["organisation_id"], current, now_iso())
+    if current.is_active:
+        flash(f"{account['name']} is connected and active.", "success")
+    else:
+        reasons = "; ".join(r.description for r in current.status_reasons if r.description)
+        flash(
+            f"{account['name']} needs attention: status {current.status}"
+            + (f" ({reasons})" if reasons else "")
+            + ". Re-connect it to fix this.",
+            "warning",
+        )
+    return redirect(url_for("main.integrations"))
+
+
+@bp.route("/integrations/<account_id>/disconnect", methods=["GET", "POST"])
+@login_required
+def disconnect(account_id: str) -> str | Response:
+    """GET asks for confirmation; the POST (CSRF-checked) deletes the account at StackOne."""
+    user = g.user
+    account = _own_account(account_id)
+    if request.method == "GET":
+        return render_template("disconnect.html", account=account)
+    try:
+        get_client().delete_account(account_id)
+    except NotFoundError:
+        pass  # already gone at StackOne: forget it here too
+    except StackOneError as exc:
+        current_app.logger.warning("disconnecting %s failed: %s", account_id, exc)
+        flash(f"StackOne could not disconnect {account['name']}: {exc}. Try again.", "error")
+        return redirect(url_for("main.integrations"))
+    db = get_db()
+    with db:
+        accounts.mark_deleted(
+            db, user["organisation_id"], account_id, account["provider"], now_iso()
+        )
+    flash(f"{account['name']} is disconnected.", "success")
+    return redirect(url_for("main.integrations"))
+
+
+@bp.get("/events")
+@login_required
+def events() -> str:
+    return render_template(
+        "events.html", events=accounts.list_events(get_db(), g.user["organisation_id"])
+    )
+
+
+@bp.post("/integrations/invitations")
+@login_required
+def invite() -> str | Response | tuple[str, int]:
+    """Email a colleague an onboarding link (written to the outbox, not sent)."""
+    form = outbox.InvitationForm.from_request(request.form)
+    if form.errors:
+        for error in form.errors:
+            flash(error, "error")
+        return (
+            render_template(
+                "integrations.html",
+                accounts=accounts.list_accounts(get_db(), g.user["organisation_id"]),
+                providers=outbox.PROVIDERS,
+                invitation=form,
+            ),
+            400,
+        )
+    try:
+        outbox.send_invitation(form)
+    except InvalidOptionError as exc:  # e.g. a provider STACKONE_PROVIDERS does not offer
+        flash(f"That link cannot be made: {exc}", "error")
+        return redirect(url_for("main.integrations"))
+    flash(f"Onboarding link sent to {form.recipient}. It is in the outbox.", "success")
+    return redirect(url_for("main.outbox_page"))
+
+
+@bp.get("/outbox")
+@login_required
+def outbox_page() -> str:
+    return render_template("outbox.html", messages=outbox.list_messages(get_db(), g.user))
+
+
+@bp.app_errorhandler(CSRFError)
+def form_expired(exc: CSRFError) -> HTTPException | tuple[str, int]:
+    if request.blueprint not in OWN_BLUEPRINTS:
+        return exc
+    message = (
+        "This form was open too long or came from another site. Reload the page and try again."
+    )
+    return _error_page(exc, "The form has expired", message)
+
+
+@bp.app_errorhandler(404)
+def not_found(exc: HTTPException) -> HTTPException | tuple[str, int]:
+    if request.blueprint not in OWN_BLUEPRINTS:
+        return exc
+    message = "There is nothing here, or it belongs to another organisation."
+    return _error_page(exc, "Page not found", message)
+
+
+def _error_page(exc: HTTPException, title: str, message: str) -> tuple[str, int]:
+    code = exc.code or 500
+    return render_template("error.html", code=code, title=title, message=message), code

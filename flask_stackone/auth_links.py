@@ -1,0 +1,427 @@
+"""Linking an account from an email: StackOne auth links and our onboarding links.
+
+:func:`create_auth_link` asks StackOne for a Connect Session with a long lifetime and
+returns its hosted ``auth_link_url``. :func:`onboarding_link` instead returns a URL on the
+host app, signed with itsdangerous, that holds no StackOne token: opening it (GET) only
+shows a page, and the "Connect" button (POST) creates a fresh session at that moment.
+Either way the app learns of the new account from the ``account.created`` webhook.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Response, current_app, has_request_context, redirect, render_template, request
+from flask import url_for as flask_url_for
+from itsdangerous import BadData, URLSafeSerializer
+
+from . import errors
+from .models import Owner
+from .state import StackOneState, get_state
+from .views import (
+    REQUEST_HEADER,
+    _current_owner,
+    check_options,
+    create_session,
+    json_error,
+    session_answer,
+    stackone_failure,
+)
+
+log = logging.getLogger("flask_stackone")
+
+#: The longest ``expires_in`` :func:`create_auth_link` sends (7 days). StackOne publishes
+#: no maximum; this keeps a forgotten link from staying usable for months.
+MAX_AUTH_LINK_EXPIRES_IN = 7 * 86400
+#: The longest lifetime of an onboarding link (90 days).
+MAX_ONBOARDING_AGE = 90 * 86400
+#: itsdangerous salt of onboarding links (the blueprint name is appended).
+SALT = "flask-stackone.onboarding-link"
+#: Longer signed values are refused before any check.
+MAX_SIGNED_LENGTH = 4096
+PAYLOAD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AuthLink:
+    """A StackOne auth link. ``url`` is a credential: it is kept out of ``repr``."""
+
+    url: str = field(repr=False)
+    expires_in: int
+    expires_at: datetime
+    session_id: str
+
+
+@dataclass(frozen=True)
+class OnboardingGrant:
+    """What a valid onboarding link allows: linking an account for ``owner``."""
+
+    owner: Owner
+    provider: str | None
+    categories: tuple[str, ...]
+    expires_at: datetime
+
+
+class LinkError(Exception):
+    """An onboarding link that cannot be used; ``status`` is the HTTP answer."""
+
+    status = 400
+    code = "invalid_link"
+    title = "This link is not valid"
+    message = "The link may have been cut off or changed. Ask for a new one."
+
+
+class LinkExpired(LinkError):
+    status = 410
+    code = "link_expired"
+    title = "This link has expired"
+    message = "Links to connect an account work for a limited time. Ask for a new one."
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _lifetime(value: int | timedelta | None, default: int, limit: int, setting: str) -> int:
+    """Seconds from an explicit value or the setting's ``default``, checked against ``limit``.
+
+    :raises InvalidOptionError: an explicit value is not positive or above ``limit``.
+    :raises ConfigurationError: the setting's value is above ``limit``.
+    """
+    if value is None:
+        if default > limit:
+            raise errors.ConfigurationError(f"{setting} must be at most {limit} seconds")
+        return default
+    if isinstance(value, timedelta):
+        value = int(value.total_seconds())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise errors.InvalidOptionError(
+            "invalid_expires_in",
+            f"the lifetime must be a positive number of seconds, got {value!r}",
+        )
+    if value > limit:
+        raise errors.InvalidOptionError(
+            "invalid_expires_in",
+            f"the lifetime must be at most {limit} seconds ({limit // 86400} days), got {value}",
+        )
+    return value
+
+
+def _link_options(
+    state: StackOneState,
+    provider: str | None,
+    categories: Iterable[str] | None,
+    account_id: str | None = None,
+) -> dict[str, Any]:
+    if categories is not None and not isinstance(categories, str):
+        categories = list(categories)
+    return check_options(
+        state.settings, {"provider": provider, "categories": categories, "account_id": account_id}
+    )
+
+
+def _owner(owner: Owner) -> Owner:
+    if not isinstance(owner, Owner):
+        raise TypeError(f"owner must be an Owner, not {type(owner).__name__}")
+    return owner
+
+
+def create_auth_link(
+    owner: Owner,
+    provider: str | None = None,
+    categories: Iterable[str] | None = None,
+    expires_in: int | timedelta | None = None,
+    *,
+    account_id: str | None = None,
+    blueprint: str = "stackone",
+) -> AuthLink:
+    """Create a StackOne Connect Session meant to be sent by email and return its auth link.
+
+    Works in a request or with only an app context (a CLI command, a job).
+
+    :param owner: the customer the account will belong to.
+    :param provider: open that connector directly (checked against ``STACKONE_PROVIDERS``).
+    :param categories: offer connectors of these categories only.
+    :param expires_in: seconds (or a ``timedelta``) the link works; default
+        ``STACKONE_AUTH_LINK_EXPIRES_IN`` (5 days), at most :data:`MAX_AUTH_LINK_EXPIRES_IN`.
+    :param account_id: re-authenticate this existing account instead of adding one.
+    :param blueprint: the name of the blueprint instance to use.
+    :raises InvalidOptionError: a bad provider, category, account id or lifetime.
+    :raises StackOneError: StackOne refused or could not be reached.
+    :raises ConfigurationError: ``STACKONE_API_KEY`` is not set.
+    """
+    state = get_state(name=blueprint)
+    settings = state.settings
+    lifetime = _lifetime(
+        expires_in,
+        settings.auth_link_expires_in,
+        MAX_AUTH_LINK_EXPIRES_IN,
+        settings.name("auth_link_expires_in"),
+    )
+    options = _link_options(state, provider, categories, account_id)
+    session = create_session(state, _owner(owner), lifetime, **options)
+    if not session.auth_link_url or session.expires_at is None:
+        raise errors.InvalidResponseError("StackOne's connect session answer has no auth_link_url")
+    return AuthLink(
+        url=session.auth_link_url,
+        expires_in=lifetime,
+        expires_at=session.expires_at,
+        session_id=session.id,
+    )
+
+
+# -- onboarding links ---------------------------------------------------------------------------
+
+
+def _serializer(state: StackOneState) -> URLSafeSerializer:
+    """Signs with ``SECRET_KEY``; also accepts ``SECRET_KEY_FALLBACKS`` (oldest first)."""
+    config = current_app.config
+    key = config.get("SECRET_KEY")
+    if not key:
+        raise errors.ConfigurationError(
+            "SECRET_KEY is not set: onboarding links are signed with it"
+        )
+    keys = [*(config.get("SECRET_KEY_FALLBACKS") or ()), key]
+    return URLSafeSerializer(keys, salt=f"{SALT}:{state.name}")
+
+
+def external_url(
+    state: StackOneState, endpoint: str, base_url: str | None = None, **values: Any
+) -> str:
+    """The absolute URL of one of the blueprint's endpoints.
+
+    In a request it uses the request's host; outside one, ``base_url`` (e.g.
+    ``https://app.example.com``) or the app's ``SERVER_NAME``.
+
+    :raises ConfigurationError: no request, no ``base_url`` and no ``SERVER_NAME``.
+    """
+    full = f"{state.name}.{endpoint}"
+    if base_url:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise errors.ConfigurationError(
+                f"base URL must be http(s)://host[:port], got {base_url!r}"
+            )
+        adapter = current_app.url_map.bind(
+            parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme
+        )
+        return adapter.build(full, values, force_external=True)
+    if has_request_context() or current_app.config.get("SERVER_NAME"):
+        return flask_url_for(full, _external=True, **values)
+    raise errors.ConfigurationError(
+        "cannot build an absolute URL outside a request: set SERVER_NAME "
+        "(e.g. 'app.example.com') or pass a base URL (base_url= in Python, --base-url on "
+        "the command line, e.g. 'https://app.example.com')"
+    )
+
+
+def onboarding_link(
+    owner: Owner,
+    provider: str | None = None,
+    max_age: int | timedelta | None = None,
+    *,
+    categories: Iterable[str] | None = None,
+    base_url: str | None = None,
+    blueprint: str = "stackone",
+) -> str:
+    """A signed URL on this app (``/stackone/link/<signed>``) to put in an email.
+
+    It carries no StackOne token and calls nothing now: the session is created when the
+    customer clicks "Connect" on the page it opens. Signed with ``SECRET_KEY`` (its
+    owner, provider and expiry can be read but not changed).
+
+    :param max_age: seconds (or a ``timedelta``) the link works; default
+        ``STACKONE_ONBOARDING_MAX_AGE`` (5 days), at most :data:`MAX_ONBOARDING_AGE`.
+    :param base_url: the app's public root when called outside a request and without
+        ``SERVER_NAME``, e.g. ``https://app.example.com``.
+    :raises InvalidOptionError: a bad provider, category or lifetime.
+    :raises ConfigurationError: no ``SECRET_KEY``, or no way to build an absolute URL.
+    """
+    state = get_state(name=blueprint)
+    settings = state.settings
+    lifetime = _lifetime(
+        max_age,
+        settings.onboarding_max_age,
+        MAX_ONBOARDING_AGE,
+        settings.name("onboarding_max_age"),
+    )
+    options = _link_options(state, provider, categories)
+    payload: dict[str, Any] = {
+        "v": PAYLOAD_VERSION,
+        "o": _owner(owner).id,
+        "n": owner.name,
+        "e": int(_now()) + lifetime,
+    }
+    if owner.username is not None:
+        payload["u"] = owner.username
+    if options["provider"]:
+        payload["p"] = options["provider"]
+    if options["categories"]:
+        payload["c"] = options["categories"]
+    signed = _serializer(state).dumps(payload)
+    return external_url(state, "onboarding_page", base_url, signed=signed)
+
+
+def read_onboarding_link(state: StackOneState, signed: str) -> OnboardingGrant:
+    """Check a signed value from an onboarding link.
+
+    :raises LinkError: tampered, malformed or signed with an unknown key (400).
+    :raises LinkExpired: past its expiry (410).
+    """
+    if len(signed) > MAX_SIGNED_LENGTH:
+        raise LinkError()
+    try:
+        data = _serializer(state).loads(signed)
+    except BadData:
+        raise LinkError() from None
+    if not isinstance(data, dict) or data.get("v") != PAYLOAD_VERSION:
+        raise LinkError()
+    expires, username = data.get("e"), data.get("u")
+    provider, categories = data.get("p"), data.get("c", [])
+    try:
+        owner = Owner(data.get("o"), data.get("n"), username)  # type: ignore[arg-type]
+    except ValueError:
+        raise LinkError() from None
+    if (
+        isinstance(expires, bool)
+        or not isinstance(expires, int)
+        or not (provider is None or isinstance(provider, str))
+        or not isinstance(categories, list)
+        or not all(isinstance(c, str) for c in categories)
+    ):
+        raise LinkError()
+    now = _now()
+    if expires > now + MAX_ONBOARDING_AGE + 86400:  # never signed so far ahead (a day of skew)
+        raise LinkError()
+    if now >= expires:
+        raise LinkExpired()
+    return OnboardingGrant(
+        owner=owner,
+        provider=provider,
+        categories=tuple(categories),
+        expires_at=datetime.fromtimestamp(expires, timezone.utc),
+    )
+
+
+# -- the routes ---------------------------------------------------------------------------------
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Response:
+    """An HTML page that is never cached, indexed, or leaks its URL as a referrer."""
+    response = Response(render_template(template, **context), status=status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _error_page(status: int, title: str, message: str) -> Response:
+    return _page("stackone/onboarding_error.html", status, title=title, message=message)
+
+
+def _cross_site() -> bool:
+    """True when the browser says this POST comes from another site.
+
+    ``Sec-Fetch-Site`` first; without it, ``Origin`` against the request's host. A
+    request with neither is not from a browser that could be tricked, so it passes.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    return origin is not None and urlsplit(origin).netloc != request.host
+
+
+def _owner_mismatch(state: StackOneState, grant: OnboardingGrant) -> tuple[int, str] | None:
+    """With ``STACKONE_ONBOARDING_REQUIRE_OWNER``: (status, reason) unless the signed-in
+    owner is the link's owner."""
+    if not state.settings.onboarding_require_owner:
+        return None
+    owner = _current_owner(state)
+    if owner is None:
+        return 401, "Sign in to your account, then open this link again."
+    if owner.id != grant.owner.id:
+        log.warning("onboarding link for owner %s opened by another owner", grant.owner.id)
+        return 403, "This link was sent to another organisation. Sign in with that account."
+    return None
+
+
+def onboarding_page(signed: str) -> Response:
+    """GET: show who the link is for and a "Connect" button; no other effect.
+    POST (the button): create a session now and show the Hub, or redirect to StackOne."""
+    state = get_state(name=request.blueprint or "stackone")
+    try:
+        grant = read_onboarding_link(state, signed)
+        refused = _owner_mismatch(state, grant)
+    except LinkError as exc:
+        return _error_page(exc.status, exc.title, exc.message)
+    except errors.ConfigurationError as exc:
+        log.error("onboarding link refused, flask-stackone is not configured: %s", exc)
+        return _error_page(503, "Linking is not available", "Please try again later.")
+    if refused is not None:
+        return _error_page(refused[0], "You cannot use this link here", refused[1])
+    action = flask_url_for(".onboarding_page", signed=signed)
+    if request.method != "POST":
+        return _page("stackone/onboarding.html", grant=grant, action=action)
+    if _cross_site():
+        log.warning("cross-site POST to an onboarding link refused")
+        return _error_page(
+            403, "Please use the button on this site", "Open the link from your email again."
+        )
+    try:
+        options = _link_options(state, grant.provider, grant.categories or None)
+    except errors.InvalidOptionError:
+        return _error_page(
+            400, "This connector is no longer offered", "Ask for a new link to connect an account."
+        )
+    if state.settings.onboarding_mode == "hub":
+        token_url = flask_url_for(".onboarding_session", signed=signed)
+        return _page("stackone/onboarding_hub.html", grant=grant, token_url=token_url, **options)
+    try:
+        session = create_session(state, grant.owner, state.settings.session_expires_in, **options)
+    except errors.ConfigurationError as exc:
+        log.error("onboarding link refused, flask-stackone is not configured: %s", exc)
+        return _error_page(503, "Linking is not available", "Please try again later.")
+    except errors.StackOneError as exc:
+        log.warning("StackOne call failed for an onboarding link: %s", exc)
+        status = 504 if isinstance(exc, errors.StackOneTimeout) else 502
+        return _error_page(
+            status, "The connection service did not answer", "Please press Connect again shortly."
+        )
+    if not session.auth_link_url:
+        log.error("StackOne's connect session answer has no auth_link_url")
+        return _error_page(502, "The connection service did not answer", "Please try again.")
+    return redirect(session.auth_link_url, 303)  # type: ignore[return-value]
+
+
+def onboarding_session(signed: str) -> Response:
+    """POST (JSON): a Connect Session for the link's owner, answered like the token route."""
+    state = get_state(name=request.blueprint or "stackone")
+    if request.headers.get(REQUEST_HEADER) != "1":
+        return json_error(403, "missing_request_header", f"send the header {REQUEST_HEADER}: 1")
+    try:
+        grant = read_onboarding_link(state, signed)
+        refused = _owner_mismatch(state, grant)
+        state.client  # noqa: B018 - raises ConfigurationError when no key is set
+    except LinkError as exc:
+        return json_error(exc.status, exc.code, exc.title)
+    except errors.ConfigurationError as exc:
+        log.error("flask-stackone is not configured: %s", exc)
+        return json_error(503, "not_configured", str(exc))
+    if refused is not None:
+        return json_error(refused[0], "wrong_owner", refused[1])
+    try:
+        options = _link_options(state, grant.provider, grant.categories or None)
+    except errors.InvalidOptionError as exc:
+        return json_error(400, exc.code, str(exc))
+    try:
+        session = create_session(state, grant.owner, state.settings.session_expires_in, **options)
+    except errors.StackOneError as exc:
+        return stackone_failure(exc)
+    return session_answer(session)

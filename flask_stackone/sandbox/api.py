@@ -1,0 +1,344 @@
+"""The emulated JSON APIs: StackOne's platform API (HTTP Basic with the API key) and
+the Hub's own calls (``x-hub-session-token``), with StackOne's shapes and errors."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import time
+from typing import Any
+
+from flask import Response, jsonify, request, url_for
+
+from ..models import CATEGORIES
+from . import accounts
+from .accounts import SandboxError, public
+from .connectors import BY_INTEGRATION_ID, BY_KEY, Connector, offered
+from .state import Sandbox, get_sandbox, now_iso
+
+MAX_BODY = 64 * 1024
+#: The longest ``expires_in`` a session may ask for (30 days).
+MAX_EXPIRES_IN = 30 * 86400
+#: An OAuth attempt nobody completes expires after this many seconds.
+ATTEMPT_LIFETIME = 600
+SESSION_FIELDS = {
+    "origin_owner_id", "origin_owner_name", "origin_username", "provider", "categories",
+    "account_id", "expires_in", "metadata", "multiple", "label", "type",
+    "connector_profile_id", "integration_id",
+}  # fmt: skip
+
+
+def answer(data: Any, status: int = 200) -> Response:
+    response = jsonify(data)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def failure(exc: SandboxError) -> Response:
+    return answer(exc.body(), exc.status)
+
+
+def sandbox() -> Sandbox:
+    found = get_sandbox()
+    assert found is not None  # the blueprint is only registered by install()
+    return found
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object. :raises SandboxError: 413, or 400 when not an object."""
+    if (request.content_length or 0) > MAX_BODY:
+        raise SandboxError(413, "request body is too large")
+    raw = request.stream.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise SandboxError(413, "request body is too large")
+    try:
+        data = json.loads(raw or b"{}")
+    except (ValueError, RecursionError):
+        raise SandboxError(400, "request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise SandboxError(400, "request body must be a JSON object")
+    return data
+
+
+def require_api_key() -> None:
+    """HTTP Basic with the API key as user name. :raises SandboxError: 401."""
+    auth = request.authorization
+    if auth is None or auth.type != "basic" or not auth.username:
+        raise SandboxError(401, "Unauthorized: send the API key as the Basic auth user name")
+    if not hmac.compare_digest(auth.username.encode(), sandbox().api_key.encode()):
+        raise SandboxError(401, "Unauthorized: invalid API key")
+
+
+def hub_session() -> dict[str, Any]:
+    """The session of ``x-hub-session-token``. :raises SandboxError: 401 unknown or expired."""
+    token = request.headers.get("x-hub-session-token", "")
+    found = sandbox().store.session_by_token(token) if token else None
+    if found is None:
+        raise SandboxError(401, "Invalid session token")
+    session, expires_at = found
+    if time.time() >= expires_at:
+        raise SandboxError(401, "Session token expired")
+    return session
+
+
+def session_answer(session: dict[str, Any]) -> dict[str, Any]:
+    """A session as ``POST /connect_sessions`` answers it."""
+    data = {k: v for k, v in session.items() if v is not None and k != "multiple"}
+    data["auth_link_url"] = url_for(
+        "stackone_sandbox.auth_link", token=session["token"], _external=True
+    )
+    return data
+
+
+# -- platform API --------------------------------------------------------------------------
+
+
+def _check_session_body(body: dict[str, Any]) -> dict[str, Any]:
+    if "provider_version" in body:
+        raise SandboxError(400, "provider_version is deprecated and can no longer be used")
+    unknown = sorted(set(body) - SESSION_FIELDS)
+    if unknown:
+        raise SandboxError(400, f"property {unknown[0]} should not exist")
+    for key in ("origin_owner_id", "origin_owner_name"):
+        value = body.get(key)
+        if not isinstance(value, str) or not value.strip() or len(value) > 255:
+            raise SandboxError(400, f"{key} must be a non-empty string")
+    for key in ("origin_username", "provider", "account_id", "label", "connector_profile_id"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise SandboxError(400, f"{key} must be a string")
+    if body.get("provider") is not None and body["provider"] not in BY_KEY:
+        raise SandboxError(400, f"provider {body['provider']!r} is not enabled for this project")
+    categories = body.get("categories")
+    if categories is not None and (
+        not isinstance(categories, list) or not all(c in CATEGORIES for c in categories)
+    ):
+        raise SandboxError(400, f"each value in categories must be one of {sorted(CATEGORIES)}")
+    expires_in = body.get("expires_in", 1800)
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int):
+        raise SandboxError(400, "expires_in must be an integer number of seconds")
+    if not 1 <= expires_in <= MAX_EXPIRES_IN:
+        raise SandboxError(400, f"expires_in must be between 1 and {MAX_EXPIRES_IN}")
+    if body.get("metadata") is not None and not isinstance(body["metadata"], dict):
+        raise SandboxError(400, "metadata must be an object")
+    if body.get("multiple") is not None and not isinstance(body["multiple"], bool):
+        raise SandboxError(400, "multiple must be a boolean")
+    if body.get("type") is not None and body["type"] not in ("production", "test"):
+        raise SandboxError(400, "type must be one of production, test")
+    if body.get("account_id") is not None and sandbox().store.account(body["account_id"]) is None:
+        raise SandboxError(404, "Account not found")
+    return {**body, "expires_in": expires_in}
+
+
+def create_connect_session() -> Response:
+    """``POST /connect_sessions`` -> 201 with ``token`` and ``auth_link_url``."""
+    require_api_key()
+    body = _check_session_body(json_body())
+    box = sandbox()
+    if "integration_id" in body:
+        body["connector_profile_id"] = body.pop("integration_id")
+    data = {
+        **body,
+        "organization_id": box.organization_id,
+        "project_id": box.project_id,
+        "created_at": now_iso(),
+    }
+    session = box.store.add_session(data, time.time() + body["expires_in"])
+    return answer(session_answer(session), 201)
+
+
+def authenticate_connect_session() -> Response:
+    """``POST /connect_sessions/authenticate`` -> 201 with the session of ``token``."""
+    require_api_key()
+    token = json_body().get("token")
+    found = sandbox().store.session_by_token(token) if isinstance(token, str) and token else None
+    if found is None or time.time() >= found[1]:
+        raise SandboxError(400, "Invalid or expired session token")
+    return answer(session_answer(found[0]), 201)
+
+
+def _list_arg(name: str) -> list[str]:
+    return [v for raw in request.args.getlist(name) for v in raw.split(",") if v]
+
+
+def _int_arg(name: str, default: int, maximum: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise SandboxError(400, f"{name} must be an integer between 1 and {maximum}")
+    return int(raw)
+
+
+def list_accounts() -> Response:
+    """``GET /accounts``: a bare JSON array, filtered and paged like StackOne's."""
+    require_api_key()
+    page = _int_arg("page", 1, 1_000_000)
+    page_size = _int_arg("page_size", 25, 1000)
+    owner = request.args.get("origin_owner_id")
+    providers, ids, statuses = _list_arg("providers"), _list_arg("account_ids"), _list_arg("status")
+    found = [
+        public(a)
+        for a in sandbox().store.accounts()
+        if (owner is None or a.get("origin_owner_id") == owner)
+        and (not providers or a["provider"] in providers)
+        and (not ids or a["id"] in ids)
+        and (not statuses or a["status"] in statuses)
+    ]
+    return answer(found[(page - 1) * page_size : page * page_size])
+
+
+def _account(account_id: str) -> dict[str, Any]:
+    account = sandbox().store.account(account_id)
+    if account is None:
+        raise SandboxError(404, "Account not found")
+    return account
+
+
+def account(account_id: str) -> Response:
+    """``GET | PATCH | DELETE /accounts/{id}``."""
+    require_api_key()
+    found = _account(account_id)
+    if request.method == "PATCH":
+        return answer(public(accounts.update(sandbox(), found, json_body())))
+    if request.method == "DELETE":
+        return answer(public(accounts.delete(sandbox(), found)))
+    return answer(public(found))
+
+
+# -- the Hub's calls -----------------------------------------------------------------------
+
+
+def _integration(connector: Connector) -> dict[str, Any]:
+    return {
+        "integration_id": connector.integration_id,
+        "provider": connector.key,
+        "name": connector.name,
+        "type": connector.categories[0],
+        "active": True,
+        "authentication_config_key": connector.auth_key,
+        "environment": "production",
+        "logo_url": url_for("stackone_sandbox.logo", key=connector.key, _external=True),
+        "version": "1.0.0",
+    }
+
+
+def offered_connector(session: dict[str, Any], integration_id: Any) -> Connector:
+    """The connector ``integration_id`` if this session may link it. :raises SandboxError: 404."""
+    connector = BY_INTEGRATION_ID.get(integration_id) if isinstance(integration_id, str) else None
+    if connector is None or connector not in offered(session):
+        raise SandboxError(404, "Integration not found")
+    return connector
+
+
+def _session_account(session: dict[str, Any], account_id: str) -> dict[str, Any]:
+    """An account the session's owner may re-connect. :raises SandboxError: 404."""
+    found = sandbox().store.account(account_id)
+    if found is None or found.get("origin_owner_id") != session["origin_owner_id"]:
+        raise SandboxError(404, "Account not found")
+    return found
+
+
+def hub_settings() -> Response:
+    session = hub_session()
+    data: dict[str, Any] = {"enabled_features": []}
+    if session.get("account_id"):
+        data["existing_account_id"] = session["account_id"]
+    return answer(data)
+
+
+def hub_connectors() -> Response:
+    session = hub_session()
+    provider = request.args.get("provider") or None
+    return answer({"integrations": [_integration(c) for c in offered(session, provider)]})
+
+
+def hub_connector(integration_id: str) -> Response:
+    connector = offered_connector(hub_session(), integration_id)
+    logo = url_for("stackone_sandbox.logo", key=connector.key, _external=True)
+    return answer({"config": connector.hub_config(logo), "hub_settings": {}})
+
+
+def hub_create_account() -> Response:
+    session = hub_session()
+    body = json_body()
+    connector = offered_connector(session, body.get("integration_id"))
+    if connector.oauth:
+        raise SandboxError(
+            400, f"{connector.name} connects through OAuth: start a connection attempt"
+        )
+    linked = accounts.link(sandbox(), session, connector, body.get("credentials"))
+    return answer({"id": linked["id"], "provider": linked["provider"]}, 201)
+
+
+def hub_account(account_id: str) -> Response:
+    session = hub_session()
+    found = _session_account(session, account_id)
+    if request.method == "PATCH":
+        body = json_body()
+        connector = offered_connector(session, body.get("integration_id", found["_integration_id"]))
+        if connector.key != found["provider"]:
+            raise SandboxError(400, "integration_id does not match this account's provider")
+        found = accounts.reconnect(sandbox(), found, connector, body.get("credentials"))
+        return answer({"id": found["id"], "provider": found["provider"]})
+    connector = BY_KEY[found["provider"]]
+    return answer(
+        {
+            "secureId": found["id"],
+            "provider": found["provider"],
+            "integrationId": found["_integration_id"],
+            "authConfigKey": connector.auth_key,
+            "environment": "production",
+            "setupInformation": found.get("setup_information") or {},
+        }
+    )
+
+
+def create_attempt(session: dict[str, Any]) -> dict[str, Any]:
+    """A new pending OAuth connection attempt of ``session``."""
+    attempt = {
+        "id": f"sbx_att_{secrets.token_hex(8)}",
+        "session_id": session["id"],
+        "status": "pending",
+        "account_id": None,
+        "error": None,
+        "created": time.time(),
+    }
+    sandbox().store.save_attempt(attempt)
+    return attempt
+
+
+def session_attempt(session: dict[str, Any], attempt_id: str) -> dict[str, Any]:
+    """The attempt if it belongs to ``session``; a pending one past its lifetime is
+    ``expired``. :raises SandboxError: 404."""
+    attempt = sandbox().store.attempt(attempt_id)
+    if attempt is None or attempt["session_id"] != session["id"]:
+        raise SandboxError(404, "Connection attempt not found")
+    if attempt["status"] == "pending" and time.time() - attempt["created"] > ATTEMPT_LIFETIME:
+        attempt["status"] = "expired"
+        sandbox().store.save_attempt(attempt)
+    return attempt
+
+
+def hub_create_attempt() -> Response:
+    session = hub_session()
+    token = json_body().get("token")
+    if token != session["token"]:
+        raise SandboxError(400, "token must be this session's token")
+    return answer({"id": create_attempt(session)["id"]}, 201)
+
+
+def hub_attempt(attempt_id: str) -> Response:
+    attempt = session_attempt(hub_session(), attempt_id)
+    if request.method == "DELETE" and attempt["status"] == "pending":
+        attempt["status"] = "cancelled"
+        sandbox().store.save_attempt(attempt)
+    return answer(
+        {
+            "id": attempt["id"],
+            "status": attempt["status"],
+            "account": {"id": attempt["account_id"]} if attempt["account_id"] else None,
+            "error": attempt["error"],
+        }
+    )

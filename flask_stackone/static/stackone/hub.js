@@ -1,0 +1,429 @@
+/*
+ * flask-stackone: the glue between {{ stackone_hub() }} placeholders and the StackOne Hub.
+ *
+ * For each [data-stackone-hub] element: POST the token route for a Connect Session token,
+ * load the pinned Hub script (with its SRI hash) the first time a widget is shown, create
+ * <stackone-hub>, replace the token before it expires or when the Hub shows its expired
+ * state, confirm the account server-side on `success`, then dispatch `stackone:linked`.
+ * Problems are shown as readable text in the widget's place. Plain JS, no build step.
+ */
+(() => {
+  "use strict";
+
+  if (window.StackOneHubGlue) {
+    window.StackOneHubGlue.scan();
+    return;
+  }
+
+  const NONCE = (document.currentScript && document.currentScript.nonce) || "";
+  // What the Hub renders when its API answered 401/403 (an expired or unknown token).
+  const EXPIRED_TEXTS = ["No configured integrations available.", "Failed to create account"];
+  const EXPIRED_CHECK_MS = 1000;
+  const EXPIRED_REFRESH_EVERY_MS = 60000;
+  const MAX_TIMEOUT_MS = 2147483647;
+  const scripts = new Map();
+  const widgets = new WeakMap();
+
+  // Defaults for our own messages; :where() keeps them weaker than any rule of the host.
+  // A constructed stylesheet needs no 'unsafe-inline' in a content security policy.
+  const STYLES = `
+    :where(.stackone-hub-message) { box-sizing: border-box; display: flex; flex-direction: column;
+      align-items: center; justify-content: center; gap: 12px; padding: 24px; text-align: center;
+      min-height: var(--stackone-hub-height, 500px); border: 1px solid #e4e4e7;
+      border-radius: 12px; font: 15px/1.5 system-ui, sans-serif; color: #27272a; }
+    :where(.stackone-hub-message p) { margin: 0; }
+    :where(.stackone-hub-detail) { color: #52525b; font-size: 13px; }
+    :where(.stackone-hub-retry, .stackone-hub-button) { font: 500 14px/1 system-ui, sans-serif;
+      padding: 10px 16px; border-radius: 8px; border: 1px solid #18181b; background: #18181b;
+      color: #fff; cursor: pointer; }
+    :where(.stackone-hub-notice) { margin-top: 12px; padding: 12px 16px; border-radius: 12px;
+      border: 1px solid #fcd34d; background: #fffbeb; color: #78350f;
+      font: 14px/1.5 system-ui, sans-serif; }
+    :where(.stackone-hub-notice p, .stackone-hub-notice ul) { margin: 0 0 8px; }`;
+
+  function addStyles() {
+    try {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(STYLES);
+      document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+    } catch (error) {
+      // An old browser: the messages stay readable, only unstyled.
+    }
+  }
+
+  class RequestError extends Error {
+    constructor(status, code, message) {
+      super(message || `The request failed (HTTP ${status}).`);
+      this.status = status;
+      this.code = code || null;
+    }
+  }
+
+  class ScriptError extends Error {}
+
+  function requestHeaders() {
+    const headers = {
+      Accept: "application/json",
+      "Content-Type": "application/json",
+      "X-StackOne-Request": "1",
+    };
+    const csrf = document.querySelector('meta[name="csrf-token"]');
+    if (csrf && csrf.content) headers["X-CSRFToken"] = csrf.content;
+    return headers;
+  }
+
+  async function postJSON(url, body) {
+    let response;
+    try {
+      response = await fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: requestHeaders(),
+        body: JSON.stringify(body || {}),
+      });
+    } catch (error) {
+      throw new RequestError(0, "network", "This page could not reach the server.");
+    }
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (error) {
+      data = null;
+    }
+    if (!response.ok) {
+      throw new RequestError(response.status, data && data.error, data && data.message);
+    }
+    return data || {};
+  }
+
+  function loadHubScript(src, integrity) {
+    if (customElements.get("stackone-hub")) return Promise.resolve();
+    if (!scripts.has(src)) {
+      const loading = new Promise((resolve, reject) => {
+        const script = document.createElement("script");
+        script.src = src;
+        script.integrity = integrity;
+        script.crossOrigin = "anonymous";
+        script.async = true;
+        if (NONCE) script.nonce = NONCE;
+        script.addEventListener("load", () => customElements.whenDefined("stackone-hub").then(resolve));
+        script.addEventListener("error", () => {
+          scripts.delete(src);
+          script.remove();
+          reject(new ScriptError("The StackOne Hub script could not be loaded."));
+        });
+        document.head.appendChild(script);
+      });
+      scripts.set(src, loading);
+    }
+    return scripts.get(src);
+  }
+
+  /** The visible text of a node, through open shadow roots (styles and scripts skipped). */
+  function deepText(node) {
+    const parts = [];
+    const walk = (current) => {
+      if (current.nodeType === Node.TEXT_NODE) {
+        parts.push(current.data);
+        return;
+      }
+      if (current.nodeName === "STYLE" || current.nodeName === "SCRIPT") return;
+      if (current.shadowRoot) walk(current.shadowRoot);
+      for (const child of current.childNodes) walk(child);
+    };
+    walk(node);
+    return parts.join(" ");
+  }
+
+  function sameOrigin(url) {
+    try {
+      const target = new URL(url, window.location.href);
+      return target.origin === window.location.origin ? target.href : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  class Widget {
+    constructor(root) {
+      this.root = root;
+      const data = root.dataset;
+      this.data = data;
+      try {
+        this.options = JSON.parse(data.options || "{}");
+      } catch (error) {
+        this.options = {};
+      }
+      this.lazy = data.lazy === "true";
+      root.style.setProperty("--stackone-hub-height", data.height || "500px");
+      const button = root.querySelector("[data-stackone-open]");
+      this.buttonLabel = (button && button.textContent) || "Connect an account";
+      this.hub = null;
+      this.refreshTimer = 0;
+      this.expiredTimer = 0;
+      this.lastExpiredRefresh = -Infinity;
+      this.refreshing = null;
+      this.confirmed = new Set();
+      if (this.lazy) {
+        this.showButton();
+      } else {
+        this.show();
+      }
+    }
+
+    dispatch(name, detail) {
+      this.root.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
+    }
+
+    showButton() {
+      this.unmount();
+      let button = this.root.querySelector("[data-stackone-open]");
+      if (!button) {
+        button = element("button", "stackone-hub-button", this.buttonLabel);
+        button.type = "button";
+        button.setAttribute("data-stackone-open", "");
+        this.root.replaceChildren(button);
+      }
+      button.addEventListener("click", () => this.show(), { once: true });
+    }
+
+    async show() {
+      this.message("Loading the StackOne Hub\u2026", { role: "status" });
+      let session;
+      try {
+        [session] = await Promise.all([
+          this.fetchToken(),
+          loadHubScript(this.data.hubSrc, this.data.hubIntegrity),
+        ]);
+      } catch (error) {
+        this.fail(error, "session");
+        return;
+      }
+      this.mount(session);
+    }
+
+    fetchToken() {
+      return postJSON(this.data.tokenUrl, this.options).then((session) => {
+        if (typeof session.token !== "string" || !session.token) {
+          throw new RequestError(502, "invalid_session", "The server sent no session token.");
+        }
+        return session;
+      });
+    }
+
+    mount(session) {
+      const hub = document.createElement("stackone-hub");
+      hub.style.display = "block";
+      hub.setAttribute("mode", "integration-picker");
+      hub.setAttribute("height", this.data.height || "500px");
+      const attributes = {
+        "base-url": this.data.baseUrl,
+        "app-url": this.data.appUrl,
+        theme: this.data.theme,
+        "account-id": this.data.accountId,
+      };
+      for (const [name, value] of Object.entries(attributes)) {
+        if (value) hub.setAttribute(name, value);
+      }
+      hub.addEventListener("success", (event) => this.onSuccess(event.detail || {}));
+      hub.addEventListener("close", () => this.onClose());
+      this.notice = element("div", "stackone-hub-notice");
+      this.notice.hidden = true;
+      this.root.replaceChildren(hub, this.notice);
+      this.hub = hub;
+      this.setToken(session);
+      this.expiredTimer = window.setInterval(() => this.checkExpired(), EXPIRED_CHECK_MS);
+    }
+
+    unmount() {
+      window.clearTimeout(this.refreshTimer);
+      window.clearInterval(this.expiredTimer);
+      if (this.hub) this.hub.remove();
+      this.hub = null;
+    }
+
+    setToken(session) {
+      const lifetime = Math.max(1, Number(session.expires_in) || 1800) * 1000;
+      this.hub.setAttribute("token", session.token);
+      // Ask for the next token a little before this one runs out (60 s, less if it is short).
+      const lead = Math.min(60000, lifetime * 0.2);
+      window.clearTimeout(this.refreshTimer);
+      this.refreshTimer = window.setTimeout(
+        () => this.refresh(),
+        Math.min(MAX_TIMEOUT_MS, Math.max(1000, lifetime - lead)),
+      );
+    }
+
+    /** Fetch the next token; ``restart`` builds a new element (the Hub keeps an empty
+     * connector list after a refused token, even when given a new one). */
+    refresh(restart = false) {
+      if (!this.refreshing) {
+        this.refreshing = this.fetchToken()
+          .then((session) => {
+            if (!this.hub) return;
+            if (restart) {
+              this.unmount();
+              this.mount(session);
+            } else {
+              this.setToken(session);
+            }
+          })
+          .catch((error) => this.fail(error, "session"))
+          .finally(() => {
+            this.refreshing = null;
+          });
+      }
+      return this.refreshing;
+    }
+
+    checkExpired() {
+      if (!this.hub || document.hidden) return;
+      const text = deepText(this.hub);
+      if (!EXPIRED_TEXTS.some((marker) => text.includes(marker))) return;
+      // The Hub shows this when StackOne refused the token; a fresh one restarts it. Once a
+      // minute at most, so a project with no connectors does not loop.
+      const now = Date.now();
+      if (now - this.lastExpiredRefresh < EXPIRED_REFRESH_EVERY_MS) return;
+      this.lastExpiredRefresh = now;
+      this.refresh(true);
+    }
+
+    async onSuccess(detail) {
+      const id = typeof detail.id === "string" ? detail.id : String(detail.id || "");
+      if (!id || this.confirmed.has(id)) return;
+      this.confirmed.add(id);
+      window.clearTimeout(this.refreshTimer);
+      let account = { id, provider: detail.provider || null, status: null, status_reasons: [] };
+      if (this.data.confirm !== "false") {
+        try {
+          account = await this.confirm(id);
+        } catch (error) {
+          this.confirmed.delete(id);
+          this.fail(error, "confirm", () => this.onSuccess(detail));
+          return;
+        }
+      }
+      this.dispatch("stackone:linked", account);
+      const next = this.data.redirectTo ? sameOrigin(this.data.redirectTo) : null;
+      if (account.status && account.status !== "active") {
+        this.showStatus(account, next);
+      } else if (next) {
+        window.location.assign(next);
+      }
+    }
+
+    confirm(id) {
+      const url = this.data.confirmUrl.replace("ACCOUNT_ID", encodeURIComponent(id));
+      return postJSON(url, this.data.accountId ? { reconnect: true } : {});
+    }
+
+    showStatus(account, next) {
+      const notice = this.notice || element("div", "stackone-hub-notice");
+      notice.setAttribute("role", "alert");
+      notice.replaceChildren(
+        element(
+          "p",
+          "stackone-hub-status",
+          `The account was linked, but its status is \u201c${account.status}\u201d: it cannot be used yet.`,
+        ),
+      );
+      const reasons = Array.isArray(account.status_reasons) ? account.status_reasons : [];
+      if (reasons.length) {
+        const list = element("ul", "stackone-hub-reasons");
+        for (const reason of reasons) {
+          const text = [reason.description, reason.code && `(${reason.code})`].filter(Boolean);
+          list.appendChild(element("li", null, text.join(" ") || "No reason given."));
+        }
+        notice.appendChild(list);
+      }
+      if (next) {
+        const link = element("a", "stackone-hub-continue", "Continue");
+        link.href = next;
+        notice.appendChild(link);
+      }
+      notice.hidden = false;
+    }
+
+    onClose() {
+      if (this.lazy) {
+        this.root.replaceChildren();
+        this.showButton();
+      } else {
+        this.show();
+      }
+    }
+
+    message(text, { role = "alert", retry = null, detail = null } = {}) {
+      this.unmount();
+      const box = element("div", "stackone-hub-message");
+      box.setAttribute("role", role);
+      box.appendChild(element("p", null, text));
+      if (detail) box.appendChild(element("p", "stackone-hub-detail", detail));
+      if (retry) {
+        const button = element("button", "stackone-hub-retry", "Try again");
+        button.type = "button";
+        button.addEventListener("click", retry, { once: true });
+        box.appendChild(button);
+      }
+      this.root.replaceChildren(box);
+    }
+
+    fail(error, stage, retryWith) {
+      const retry = retryWith || (() => this.show());
+      const status = error instanceof RequestError ? error.status : null;
+      const code = error instanceof RequestError ? error.code : null;
+      this.dispatch("stackone:error", { stage, status, error: code, message: error.message });
+      if (error instanceof ScriptError) {
+        this.message(
+          "The StackOne Hub could not be loaded: the network, a content security policy " +
+            "or its integrity check blocked it.",
+          { retry },
+        );
+      } else if (status === 401) {
+        this.message("Please sign in to link an account.");
+      } else if (code === "not_configured") {
+        this.message("Account linking is not set up on this server yet.", { retry });
+      } else if (status === 502 || status === 503 || status === 504) {
+        this.message("StackOne is not available right now. Please try again in a moment.", {
+          retry,
+        });
+      } else if (status === 0) {
+        this.message(error.message + " Check your connection.", { retry });
+      } else if (stage === "confirm") {
+        this.message("The account was connected, but this site could not confirm it.", {
+          detail: error.message,
+          retry: status >= 500 ? retry : null,
+        });
+      } else {
+        this.message("The StackOne Hub could not be started.", {
+          detail: error.message,
+          retry: status >= 500 ? retry : null,
+        });
+      }
+    }
+  }
+
+  function init(root) {
+    if (!widgets.has(root)) widgets.set(root, new Widget(root));
+    return widgets.get(root);
+  }
+
+  function scan() {
+    document.querySelectorAll("[data-stackone-hub]").forEach(init);
+  }
+
+  addStyles();
+  window.StackOneHubGlue = Object.freeze({ init, scan });
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", scan, { once: true });
+  } else {
+    scan();
+  }
+})();

@@ -1,0 +1,204 @@
+"""``{{ stackone_hub() }}``: the Jinja global that puts the StackOne Hub in a page.
+
+It renders a placeholder ``<div>`` whose data attributes carry the options, and our small glue
+script (``static/stackone/hub.js``). The glue fetches a session token from the token route,
+loads the pinned Hub script (with its SRI hash) only when the widget is shown, and confirms
+the linked account server-side. No token and no key is ever written into the HTML.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, current_app, g, render_template, url_for
+from markupsafe import Markup
+
+from .client import DEFAULT_API_URL
+from .hub_assets import HUB_VERSION, INSTALL_COMMAND, PACKAGE, PINS, is_installed, script_response
+from .state import StackOneState, get_state
+
+log = logging.getLogger("flask_stackone")
+
+ACCOUNT_PLACEHOLDER = "ACCOUNT_ID"
+HEIGHT = re.compile(r"^[0-9]{1,5}(\.[0-9]{1,3})?(px|em|rem|vh|%)$")
+
+
+def register(app: Flask, blueprint_name: str) -> None:
+    """Make ``stackone_hub`` (and the macro's helper) Jinja globals of ``app``.
+
+    The first StackOne blueprint registered on an app owns the names.
+    """
+    render = functools.partial(render_hub, blueprint_name)
+    app.jinja_env.globals.setdefault("stackone_hub", render)
+    app.jinja_env.globals.setdefault("_stackone_hub_widget", render)
+
+
+GLUE = Path(__file__).parent / "static" / "stackone" / "hub.js"
+_glue: dict[tuple[int, int], tuple[bytes, bytes, str]] = {}
+
+
+def glue() -> tuple[bytes, bytes, str]:
+    """Our glue script, its gzip copy and its digest (read again when the file changes)."""
+    stat = GLUE.stat()
+    key = (stat.st_mtime_ns, stat.st_size)
+    if key not in _glue:
+        data = GLUE.read_bytes()
+        _glue.clear()
+        _glue[key] = (data, gzip.compress(data, 9, mtime=0), hashlib.sha256(data).hexdigest()[:16])
+    return _glue[key]
+
+
+def glue_view(digest: str) -> Response:
+    """``GET <prefix>/glue/<digest>/hub.js``: immutable under its digest, gzip when accepted.
+    An old digest (a page rendered before an upgrade) gets the current script, revalidated."""
+    data, gzipped, current = glue()
+    return script_response(data, gzipped, current, immutable=digest == current)
+
+
+def script_source(state: StackOneState) -> tuple[str, str] | None:
+    """``(src, integrity)`` of the Hub script: the CDN URL when configured, else the
+    self-hosted copy when installed, else ``None``."""
+    integrity = PINS[HUB_VERSION].integrity
+    if state.settings.hub_script_url:
+        return state.settings.hub_script_url, integrity
+    if is_installed(state.settings.hub_dir, HUB_VERSION):
+        return url_for(f"{state.name}.hub_script", version=HUB_VERSION), integrity
+    return None
+
+
+def hub_urls(state: StackOneState) -> tuple[str | None, str | None]:
+    """The Hub's ``base-url`` and ``app-url``; ``None`` keeps the Hub's defaults.
+
+    In sandbox mode both point at the sandbox, as this browser reaches it.
+    """
+    if state.settings.sandbox:
+        from . import sandbox
+
+        return sandbox.hub_base_url(), sandbox.hub_app_url()
+    api_url = state.settings.api_url.rstrip("/")
+    return (None if api_url == DEFAULT_API_URL else api_url), None
+
+
+def _text(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"stackone_hub({name}=...) must be a string, got {type(value).__name__}")
+    return value
+
+
+def _categories(value: str | Iterable[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    values = [value] if isinstance(value, str) else list(value)
+    if not all(isinstance(v, str) for v in values):
+        raise TypeError("stackone_hub(categories=...) must be a string or a list of strings")
+    return values
+
+
+def _height(value: str | int | None) -> str:
+    if value is None:
+        return "500px"
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = f"{value}px"
+    if not isinstance(value, str) or not HEIGHT.match(value):
+        raise ValueError(f"stackone_hub(height=...) must be a CSS length like 500px, not {value!r}")
+    return value
+
+
+def _theme(value: str | Mapping[str, Any] | None) -> str | None:
+    if value is None or value in ("light", "dark"):
+        return value  # type: ignore[return-value]
+    if isinstance(value, Mapping):
+        return json.dumps(value, separators=(",", ":"))
+    raise ValueError("stackone_hub(theme=...) must be 'light', 'dark' or a dict of theme values")
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"stackone_hub({name}=...) must be true or false")
+    return value
+
+
+def _widget_id(value: str | None) -> str:
+    if value is not None:
+        return value
+    number = g.get("_stackone_hub_count", 0) + 1
+    g._stackone_hub_count = number
+    return f"stackone-hub-{number}" if number > 1 else "stackone-hub"
+
+
+def render_hub(
+    blueprint_name: str,
+    provider: str | None = None,
+    categories: str | Iterable[str] | None = None,
+    account_id: str | None = None,
+    height: str | int | None = None,
+    theme: str | Mapping[str, Any] | None = None,
+    redirect_to: str | None = None,
+    lazy: bool = False,
+    button_label: str | None = None,
+    nonce: str | None = None,
+    id: str | None = None,
+    token_url: str | None = None,
+    confirm: bool = True,
+) -> Markup:
+    """Render the widget. See docs/widget.md for every option.
+
+    :param provider: open this connector straight away (e.g. ``"bamboohr"``).
+    :param categories: offer only connectors of these categories (``"hris"``, ...).
+    :param account_id: re-connect (edit) this existing account of the signed-in owner.
+    :param height: CSS height of the Hub (``"500px"``; an int means pixels).
+    :param theme: ``"light"``, ``"dark"`` or a dict of Hub theme values.
+    :param redirect_to: same-origin URL to open once the account is linked and active.
+    :param lazy: show a button; load the Hub and create the session only on click.
+    :param button_label: the lazy button's text.
+    :param nonce: the page's CSP nonce, put on the ``<script>`` tags.
+    :param id: the widget's HTML id (default ``stackone-hub``, ``stackone-hub-2`` ...).
+    :param token_url: where the glue POSTs for a session token (default: the token route).
+    :param confirm: call the confirm route on success (default true).
+    :raises TypeError, ValueError: an option has the wrong type or form.
+    """
+    state = get_state(current_app, blueprint_name)
+    options = {
+        "provider": _text("provider", provider),
+        "categories": _categories(categories),
+        "account_id": _text("account_id", account_id),
+    }
+    context: dict[str, Any] = {
+        "id": _widget_id(_text("id", id)),
+        "options": {k: v for k, v in options.items() if v is not None},
+        "account_id": options["account_id"],
+        "height": _height(height),
+        "theme": _theme(theme),
+        "redirect_to": _text("redirect_to", redirect_to),
+        "lazy": _flag("lazy", lazy),
+        "button_label": _text("button_label", button_label) or "Connect an account",
+        "nonce": _text("nonce", nonce),
+        "token_url": _text("token_url", token_url) or url_for(f"{state.name}.connect_session"),
+        "confirm": _flag("confirm", confirm),
+        "confirm_url": url_for(f"{state.name}.confirm_account", account_id=ACCOUNT_PLACEHOLDER),
+        "glue_src": url_for(f"{state.name}.glue_script", digest=glue()[2]),
+        "package": PACKAGE,
+        "version": HUB_VERSION,
+        "install_command": INSTALL_COMMAND,
+    }
+    source = script_source(state)
+    if source is None:
+        log.warning(
+            "the StackOne Hub script is not available: run `%s` or set %s",
+            INSTALL_COMMAND,
+            state.settings.name("hub_script_url"),
+        )
+    context["hub_src"], context["integrity"] = source or (None, None)
+    context["base_url"], context["app_url"] = hub_urls(state)
+    # render_template autoescapes every value; the result is HTML to keep as it is.
+    return Markup(render_template("stackone/_widget.html", **context))  # noqa: S704

@@ -1,0 +1,470 @@
+"""Auth links (StackOne's hosted link) and onboarding links (signed links to this app)."""
+
+from __future__ import annotations
+
+import string
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from flask_wtf.csrf import CSRFProtect
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from itsdangerous import URLSafeSerializer
+from responses import matchers
+
+from flask_stackone import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidOptionError,
+    Owner,
+    connect_session_created,
+    create_auth_link,
+    make_blueprint,
+    onboarding_link,
+)
+from flask_stackone import auth_links as auth_links_module
+
+from .conftest import API, API_KEY, build_app
+
+ACME = Owner("org_1", "Acme Ltd", "ada@acme.test")
+LINK_URL = "https://hub.stackone.com/link?token=hub-token-xyz"
+SESSION = {
+    "id": 9,
+    "organization_id": "1",
+    "project_id": "p",
+    "origin_owner_id": "org_1",
+    "origin_owner_name": "Acme Ltd",
+    "created_at": "2026-11-24T10:00:00Z",
+    "token": "hub-token-xyz",
+    "auth_link_url": LINK_URL,
+}
+JSON_HEADERS = {"X-StackOne-Request": "1"}
+
+
+def expect_session(api, **body):
+    """StackOne answers one POST /connect_sessions whose body is exactly ACME + ``body``."""
+    api.post(
+        f"{API}/connect_sessions",
+        status=201,
+        json=SESSION,
+        match=[
+            matchers.json_params_matcher(
+                {
+                    "origin_owner_id": "org_1",
+                    "origin_owner_name": "Acme Ltd",
+                    "origin_username": "ada@acme.test",
+                    **body,
+                },
+                strict_match=True,
+            )
+        ],
+    )
+
+
+def link_path(app, owner=ACME, **kwargs) -> str:
+    with app.test_request_context():
+        url = onboarding_link(owner, **kwargs)
+    assert url.startswith("http://localhost/stackone/link/")
+    return url.removeprefix("http://localhost")
+
+
+def signed_of(path: str) -> str:
+    return path.rsplit("/", 1)[1]
+
+
+# -- create_auth_link ---------------------------------------------------------------------------
+
+
+def test_auth_link_lives_five_days_by_default_and_works_with_only_an_app_context(api, app):
+    expect_session(api, provider="bamboohr", expires_in=432000)
+    before = datetime.now(timezone.utc)
+    with app.app_context():
+        link = create_auth_link(ACME, provider="bamboohr")
+    assert link.url == LINK_URL
+    assert link.expires_in == 432000 and link.session_id == "9"
+    assert before + timedelta(days=5) <= link.expires_at <= before + timedelta(days=5, seconds=2)
+    assert "token" not in repr(link) and LINK_URL not in repr(link)
+
+
+def test_auth_link_lifetime_and_categories_are_sent(api, app):
+    expect_session(api, categories=["ats", "hris"], expires_in=86400)
+    with app.test_request_context():
+        link = create_auth_link(ACME, categories=("hris", "ats"), expires_in=timedelta(days=1))
+    assert link.expires_in == 86400
+
+
+def test_auth_link_default_lifetime_comes_from_the_setting(api):
+    app = build_app(STACKONE_AUTH_LINK_EXPIRES_IN=3600)
+    expect_session(api, expires_in=3600)
+    with app.app_context():
+        assert create_auth_link(ACME).expires_in == 3600
+
+
+@pytest.mark.parametrize("bad", [0, -5, True, 1.5, "3600", 7 * 86400 + 1, timedelta(days=8)])
+def test_auth_link_refuses_a_bad_lifetime_before_calling_stackone(api, app, bad):
+    with app.app_context(), pytest.raises(InvalidOptionError) as caught:
+        create_auth_link(ACME, expires_in=bad)
+    assert caught.value.code == "invalid_expires_in"
+    assert len(api.calls) == 0
+
+
+def test_auth_link_names_the_setting_when_its_value_is_above_the_limit(api):
+    app = build_app(STACKONE_AUTH_LINK_EXPIRES_IN=30 * 86400)
+    with (
+        app.app_context(),
+        pytest.raises(ConfigurationError, match="STACKONE_AUTH_LINK_EXPIRES_IN"),
+    ):
+        create_auth_link(ACME)
+
+
+def test_auth_link_honours_the_provider_allow_list(api):
+    app = build_app(STACKONE_PROVIDERS=["hibob"])
+    with app.app_context(), pytest.raises(InvalidOptionError) as caught:
+        create_auth_link(ACME, provider="bamboohr")
+    assert caught.value.code == "provider_not_allowed"
+
+
+def test_auth_link_passes_stackone_errors_on_without_the_key(api, app):
+    api.post(f"{API}/connect_sessions", status=401, json={"statusCode": 401, "message": "nope"})
+    with app.app_context(), pytest.raises(AuthenticationError) as caught:
+        create_auth_link(ACME)
+    assert API_KEY not in str(caught.value)
+
+
+def test_auth_link_sends_the_audit_signal_without_the_token(api, app):
+    expect_session(api, expires_in=432000)
+    seen = []
+    with (
+        app.app_context(),
+        connect_session_created.connected_to(lambda sender, event: seen.append(event), app),
+    ):
+        create_auth_link(ACME)
+    assert [e.owner_id for e in seen] == ["org_1"]
+    assert "hub-token-xyz" not in repr(seen[0])
+
+
+# -- onboarding_link: building ------------------------------------------------------------------
+
+
+def test_onboarding_link_carries_no_stackone_token_and_calls_nothing(api, app):
+    path = link_path(app, provider="bamboohr")
+    payload = URLSafeSerializer("test-secret-key").loads_unsafe(signed_of(path))[1]
+    assert payload["o"] == "org_1" and payload["p"] == "bamboohr"
+    assert not any("token" in str(v) for v in payload.values())
+    assert len(api.calls) == 0
+
+
+def test_onboarding_link_outside_a_request_needs_a_server_name_or_base_url(app):
+    with app.app_context(), pytest.raises(ConfigurationError, match="SERVER_NAME"):
+        onboarding_link(ACME)
+    with app.app_context():
+        url = onboarding_link(ACME, base_url="https://app.example.com/portal")
+    assert url.startswith("https://app.example.com/portal/stackone/link/")
+    named = build_app(SERVER_NAME="app.example.com", PREFERRED_URL_SCHEME="https")
+    with named.app_context():
+        assert onboarding_link(ACME).startswith("https://app.example.com/stackone/link/")
+
+
+def test_onboarding_link_refuses_bad_options(app):
+    with app.app_context(), pytest.raises(InvalidOptionError):
+        onboarding_link(ACME, provider="Not A Key", base_url="https://a.example")
+    with app.app_context(), pytest.raises(InvalidOptionError):
+        onboarding_link(ACME, max_age=91 * 86400, base_url="https://a.example")
+    with app.app_context(), pytest.raises(TypeError):
+        onboarding_link("org_1", base_url="https://a.example")  # type: ignore[arg-type]
+
+
+def test_onboarding_link_needs_a_secret_key():
+    app = build_app(SECRET_KEY=None)
+    with app.test_request_context(), pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        onboarding_link(ACME)
+
+
+# -- the page: GET has no side effect -------------------------------------------------------------
+
+
+def test_get_shows_a_page_with_a_post_button_and_calls_nothing(api, app, client):
+    path = link_path(app, provider="bamboohr")
+    seen = []
+    with connect_session_created.connected_to(lambda sender, event: seen.append(event), app):
+        for method in (client.get, client.head):
+            response = method(path)
+            assert response.status_code == 200
+    page = client.get(path).get_data(as_text=True)
+    assert "Acme Ltd" in page and "bamboohr" in page
+    assert f'<form method="post" action="{path}">' in page
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert len(api.calls) == 0 and seen == []
+
+
+def test_post_redirects_to_a_fresh_stackone_link_in_redirect_mode(api):
+    app = build_app(STACKONE_ONBOARDING_MODE="redirect")
+    path = link_path(app, provider="bamboohr")
+    expect_session(api, provider="bamboohr", expires_in=1800)
+    response = app.test_client().post(path)
+    assert response.status_code == 303
+    assert response.headers["Location"] == LINK_URL
+
+
+def test_post_shows_the_hub_fed_by_the_links_own_token_route_in_hub_mode(api):
+    app = build_app(STACKONE_HUB_SCRIPT_URL="https://cdn.example/hub/webcomponent.js")
+    path = link_path(app, provider="bamboohr")
+    response = app.test_client().post(path)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert f'data-token-url="{path}/session"' in page
+    assert 'data-confirm="false"' in page
+    assert "data-stackone-hub" in page and "hub-token-xyz" not in page
+    assert len(api.calls) == 0  # the session is created when the page asks for its token
+
+
+def test_the_session_route_answers_a_token_for_the_links_owner(api, app, client):
+    path = link_path(app, categories=["hris"])
+    expect_session(api, categories=["hris"], expires_in=1800)
+    response = client.post(path + "/session", headers=JSON_HEADERS)
+    assert response.status_code == 200
+    data = response.get_json()
+    assert set(data) == {"token", "expires_in", "expires_at"}
+    assert data["token"] == "hub-token-xyz" and data["expires_in"] == 1800
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_session_route_needs_the_request_header_and_post(api, app, client):
+    path = link_path(app)
+    response = client.post(path + "/session")
+    assert response.status_code == 403
+    assert response.get_json()["error"] == "missing_request_header"
+    assert client.get(path + "/session").status_code == 405
+    assert len(api.calls) == 0
+
+
+# -- bad links: friendly pages, never a 500 ----------------------------------------------------
+
+
+def tampered(path: str) -> list[str]:
+    signed = signed_of(path)
+    payload, signature = signed.rsplit(".", 1)
+    forged = URLSafeSerializer("guessed-key", salt=auth_links_module.SALT + ":stackone").dumps(
+        {"v": 1, "o": "org_2", "n": "Evil", "e": 2**40}
+    )
+    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+    return [
+        f"{payload}.{flipped}",
+        f"{payload[:-2]}.{signature}",
+        forged,
+        payload,
+        signed + "x",
+    ]
+
+
+def test_tampered_links_get_a_friendly_400_page(api, app, client):
+    path = link_path(app)
+    prefix = path.rsplit("/", 1)[0]
+    for bad in tampered(path):
+        for response in (client.get(f"{prefix}/{bad}"), client.post(f"{prefix}/{bad}")):
+            assert response.status_code == 400
+            assert "This link is not valid" in response.get_data(as_text=True)
+            assert response.mimetype == "text/html"
+        answer = client.post(f"{prefix}/{bad}/session", headers=JSON_HEADERS)
+        assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_link"
+    assert len(api.calls) == 0
+
+
+def test_a_link_signed_for_another_blueprint_instance_is_refused(app):
+    other = make_blueprint("stackone_eu", url_prefix="/eu", config_prefix="STACKONE_EU_")
+    app.register_blueprint(other)
+    with app.test_request_context():
+        url = onboarding_link(ACME, blueprint="stackone_eu")
+    assert url.startswith("http://localhost/eu/link/")
+    client = app.test_client()
+    assert client.get(url.removeprefix("http://localhost")).status_code == 200
+    assert client.get("/stackone/link/" + signed_of(url)).status_code == 400
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(alphabet=string.ascii_letters + string.digits + "-_.~%", min_size=1, max_size=300))
+def test_any_malformed_value_is_a_400_never_a_500(app, value):
+    response = app.test_client().get(f"/stackone/link/{value}")
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("ahead", [91 * 86400 + 86401, 10**20])
+def test_a_signed_expiry_further_ahead_than_any_link_can_have_is_refused(api, app, client, ahead):
+    serializer = URLSafeSerializer("test-secret-key", salt=auth_links_module.SALT + ":stackone")
+    expires = int(auth_links_module._now()) + ahead
+    signed = serializer.dumps({"v": 1, "o": "org_1", "n": "Acme", "e": expires})
+    assert client.get(f"/stackone/link/{signed}").status_code == 400
+    ok = serializer.dumps({"v": 1, "o": "org_1", "n": "Acme", "e": expires - ahead + 90 * 86400})
+    assert client.get(f"/stackone/link/{ok}").status_code == 200
+
+
+def test_an_overlong_value_is_refused_before_checking(client):
+    assert client.get("/stackone/link/" + "a" * 5000).status_code == 400
+
+
+def test_expired_links_get_410_and_max_age_is_per_link(api, app, client, monkeypatch):
+    short = link_path(app, max_age=60)
+    long = link_path(app, max_age=timedelta(hours=1))
+    now = auth_links_module._now()
+    monkeypatch.setattr(auth_links_module, "_now", lambda: now + 59)
+    assert client.get(short).status_code == 200
+    monkeypatch.setattr(auth_links_module, "_now", lambda: now + 61)
+    for response in (client.get(short), client.post(short)):
+        assert response.status_code == 410
+        assert "This link has expired" in response.get_data(as_text=True)
+    answer = client.post(short + "/session", headers=JSON_HEADERS)
+    assert answer.status_code == 410 and answer.get_json()["error"] == "link_expired"
+    assert client.get(long).status_code == 200
+    assert len(api.calls) == 0
+
+
+def test_default_max_age_is_the_setting(monkeypatch):
+    app = build_app(STACKONE_ONBOARDING_MAX_AGE=600)
+    path = link_path(app)
+    now = auth_links_module._now()
+    monkeypatch.setattr(auth_links_module, "_now", lambda: now + 601)
+    assert app.test_client().get(path).status_code == 410
+
+
+# -- key rotation ------------------------------------------------------------------------------
+
+
+def test_links_survive_a_secret_key_rotation_through_fallbacks(app, client):
+    old_path = link_path(app)
+    app.config.update(SECRET_KEY="rotated-key", SECRET_KEY_FALLBACKS=["test-secret-key"])
+    assert client.get(old_path).status_code == 200
+    new_path = link_path(app)
+    app.config.update(SECRET_KEY_FALLBACKS=[])
+    assert client.get(old_path).status_code == 400
+    assert client.get(new_path).status_code == 200
+    app.config.update(SECRET_KEY="test-secret-key", SECRET_KEY_FALLBACKS=["rotated-key"])
+    assert client.get(new_path).status_code == 200  # signed with the key then current
+
+
+# -- cross-site posting ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site", "Origin": "http://localhost"},
+        {"Sec-Fetch-Site": "same-site"},
+    ],
+)
+def test_a_post_from_another_site_is_refused(api, headers):
+    app = build_app(STACKONE_ONBOARDING_MODE="redirect")
+    response = app.test_client().post(link_path(app), headers=headers)
+    assert response.status_code == 403
+    assert "Open the link from your email again" in response.get_data(as_text=True)
+    assert len(api.calls) == 0
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Origin": "http://localhost"}, {"Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "none"}],
+)
+def test_a_post_from_the_page_itself_is_accepted(api, headers):
+    app = build_app(STACKONE_ONBOARDING_MODE="redirect")
+    expect_session(api, expires_in=1800)
+    assert app.test_client().post(link_path(app), headers=headers).status_code == 303
+
+
+def test_csrfprotect_is_honoured_by_the_form(api):
+    app = build_app(STACKONE_ONBOARDING_MODE="redirect")
+    CSRFProtect(app)
+    client = app.test_client()
+    path = link_path(app)
+    page = client.get(path).get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    assert client.post(path).status_code == 400  # Flask-WTF refuses without its token
+    expect_session(api, expires_in=1800)
+    assert client.post(path, data={"csrf_token": token}).status_code == 303
+
+
+def test_csrfprotect_token_reaches_the_hub_glue_in_hub_mode(api):
+    app = build_app(STACKONE_HUB_SCRIPT_URL="https://cdn.example/hub/webcomponent.js")
+    CSRFProtect(app)
+    client = app.test_client()
+    path = link_path(app)
+    form_token = client.get(path).get_data(as_text=True).split('name="csrf_token" value="')[1]
+    page = client.post(path, data={"csrf_token": form_token.split('"')[0]})
+    assert page.status_code == 200
+    meta = page.get_data(as_text=True).split('<meta name="csrf-token" content="', 1)[1]
+    headers = {**JSON_HEADERS, "X-CSRFToken": meta.split('"', 1)[0]}
+    assert client.post(path + "/session", headers=JSON_HEADERS).status_code == 400
+    expect_session(api, expires_in=1800)
+    assert client.post(path + "/session", headers=headers).status_code == 200
+
+
+# -- owner matching, allow-lists, failures ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("signed_in", "status"),
+    [(None, 401), (Owner("org_2", "Globex"), 403), (Owner("org_1", "Acme Ltd"), 200)],
+)
+def test_require_owner_checks_the_signed_in_owner(api, signed_in, status):
+    app = build_app(owner=signed_in, STACKONE_ONBOARDING_REQUIRE_OWNER=True)
+    client = app.test_client()
+    path = link_path(app)
+    assert client.get(path).status_code == status
+    if status != 200:
+        answer = client.post(path + "/session", headers=JSON_HEADERS)
+        assert answer.status_code == status
+    assert len(api.calls) == 0
+
+
+def test_require_owner_off_lets_anyone_with_the_link_connect(api):
+    app = build_app(owner=None, STACKONE_ONBOARDING_MODE="redirect")
+    expect_session(api, expires_in=1800)
+    assert app.test_client().post(link_path(app)).status_code == 303
+
+
+def test_a_provider_removed_from_the_allow_list_since_sending_is_refused(api):
+    sender = build_app()
+    path = link_path(sender, provider="bamboohr")
+    now_app = build_app(STACKONE_PROVIDERS=["hibob"], STACKONE_ONBOARDING_MODE="redirect")
+    response = now_app.test_client().post(path)
+    assert response.status_code == 400
+    assert "no longer offered" in response.get_data(as_text=True)
+    assert len(api.calls) == 0
+
+
+@pytest.mark.parametrize(("status", "shown"), [(500, 502), (401, 502), (503, 502)])
+def test_stackone_failure_on_connect_is_a_friendly_page(api, status, shown):
+    app = build_app(STACKONE_ONBOARDING_MODE="redirect")
+    api.post(f"{API}/connect_sessions", status=status, json={"statusCode": status, "message": "x"})
+    response = app.test_client().post(link_path(app))
+    assert response.status_code == shown
+    assert "did not answer" in response.get_data(as_text=True)
+
+
+def test_session_route_maps_stackone_failures_like_the_token_route(api, app, client):
+    api.post(f"{API}/connect_sessions", status=401, json={"statusCode": 401, "message": "bad"})
+    response = client.post(link_path(app) + "/session", headers=JSON_HEADERS)
+    assert response.status_code == 502
+    assert response.get_json()["error"] == "stackone_auth_failed"
+
+
+def test_without_an_api_key_the_page_shows_and_connect_says_unavailable(api):
+    app = build_app(STACKONE_API_KEY=None, STACKONE_ONBOARDING_MODE="redirect")
+    client = app.test_client()
+    path = link_path(app)
+    assert client.get(path).status_code == 200
+    response = client.post(path)
+    assert response.status_code == 503
+    assert "not available" in response.get_data(as_text=True)
+    answer = client.post(path + "/session", headers=JSON_HEADERS)
+    assert answer.status_code == 503 and answer.get_json()["error"] == "not_configured"
+
+
+def test_a_link_on_an_app_without_secret_key_is_a_503_page(app):
+    path = link_path(app)
+    app.config["SECRET_KEY"] = None
+    response = app.test_client().get(path)
+    assert response.status_code == 503

@@ -1,0 +1,146 @@
+"""The CLI and email onboarding against the sandbox: real HTTP to the app on 127.0.0.1, the
+sandbox's hosted auth-link page, and its signed webhook reaching the app."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask
+
+from flask_stackone.sandbox import stop_deliveries, wait_for_deliveries
+from flask_stackone.testing import record_events
+
+from .conftest import assert_no_secret, build_app
+from .live_server import serve
+
+OWNER = ["--owner-id", "org_1", "--owner-name", "Acme Ltd"]
+BAMBOO = {"integration": "sbx-bamboohr", "subdomain": "acme", "api_key": "bamboo-key-1"}
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    app = build_app(
+        STACKONE_SANDBOX=True,
+        STACKONE_SANDBOX_DB=str(tmp_path / "sandbox.sqlite3"),
+        STACKONE_SANDBOX_DELIVERY_BACKOFF=0.05,
+        STACKONE_ONBOARDING_MODE="redirect",
+    )
+    yield app
+    stop_deliveries(app)
+
+
+@pytest.fixture
+def base(app: Flask) -> Iterator[str]:
+    with serve(app) as url:
+        requests.get(f"{url}/stackone-sandbox/", timeout=5)  # the sandbox learns the app's URL
+        yield url
+
+
+def run(app: Flask, *args: str) -> str:
+    result = app.test_cli_runner().invoke(args=["stackone", *args])
+    assert_no_secret(result.output, "command output")
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def field(output: str, label: str) -> str:
+    match = re.search(rf"^{label}:\s+(\S+)", output, re.M)
+    assert match, output
+    return match.group(1)
+
+
+def link_bamboohr(page_url: str, **form: str) -> requests.Response:
+    """Fill in the sandbox-hosted page as the customer would."""
+    http = requests.Session()
+    opened = http.get(page_url, timeout=5)
+    assert opened.status_code == 200 and "Acme Ltd" in opened.text
+    return http.post(opened.url, data={**BAMBOO, **form}, timeout=5)
+
+
+def test_auth_link_opens_the_sandbox_page_and_the_webhook_reaches_the_app(app, base):
+    output = run(app, "auth-link", *OWNER, "--provider", "bamboohr", "--days", "2")
+    url = field(output, "auth link")
+    assert url.startswith(f"{base}/stackone-sandbox/auth-link/")
+    assert "(in 2 days)" in output
+    with record_events(app) as events:
+        linked = link_bamboohr(url)
+        assert linked.status_code == 200
+        assert wait_for_deliveries(app, timeout=10)
+    assert [(e.type, e.owner_id, e.provider, e.source) for e in events] == [
+        ("account.created", "org_1", "bamboohr", "webhook")
+    ]
+    account_id = events[0].account_id
+    listed = run(app, "accounts", "list", "--owner-id", "org_1")
+    assert account_id in listed and "active" in listed
+    assert "active" in run(app, "accounts", "show", account_id)
+
+
+def test_onboarding_link_click_leads_to_the_sandbox_page_and_a_webhook(app, base):
+    output = run(app, "auth-link", *OWNER, "--onboarding", "--base-url", base)
+    link = field(output, "onboarding link")
+    http = requests.Session()
+    page = http.get(link, timeout=5)
+    assert page.status_code == 200 and "Connect" in page.text
+    assert run(app, "accounts", "list").strip() == "No accounts."  # opening created nothing
+    connect = http.post(link, headers={"Origin": base}, allow_redirects=False, timeout=5)
+    assert connect.status_code == 303
+    hosted = connect.headers["Location"]
+    assert hosted.startswith(f"{base}/stackone-sandbox/auth-link/")
+    with record_events(app) as events:
+        assert link_bamboohr(hosted).status_code == 200
+        assert wait_for_deliveries(app, timeout=10)
+    assert [(e.type, e.owner_id) for e in events] == [("account.created", "org_1")]
+
+
+def test_session_and_accounts_commands_against_the_sandbox(app, base):
+    output = run(app, "session", *OWNER, "--category", "hris")
+    assert field(output, "token")
+    page = field(output, "auth link")
+    with record_events(app) as events:
+        linked = link_bamboohr(page, api_key="error-no-permission")
+        assert linked.status_code == 200
+        assert wait_for_deliveries(app, timeout=10)
+    account_id = events[0].account_id
+    shown = app.test_cli_runner().invoke(args=["stackone", "accounts", "show", account_id])
+    assert shown.exit_code == 1
+    assert "status:            error" in shown.output
+    assert "permission" in shown.output
+    as_json = run(app, "accounts", "list", "--status", "error", "--json")
+    assert account_id in as_json
+    with record_events(app) as events:
+        deleted = run(app, "accounts", "delete", account_id, "--yes")
+        assert f"Deleted account {account_id}" in deleted
+        assert wait_for_deliveries(app, timeout=10)
+    assert [e.type for e in events] == ["account.deleted"]
+    gone = app.test_cli_runner().invoke(args=["stackone", "accounts", "show", account_id])
+    assert gone.exit_code == 1 and "no such record" in gone.output
+
+
+def test_trigger_with_the_sandbox_generated_secret(tmp_path):
+    app = build_app(
+        STACKONE_SANDBOX=True,
+        STACKONE_WEBHOOK_SECRET=None,
+        STACKONE_SANDBOX_DB=str(tmp_path / "sandbox.sqlite3"),
+    )
+    try:
+        with serve(app) as url, record_events(app) as events:
+            output = run(
+                app, "trigger", "account.updated", "--account-id", "acc_5", "--base-url", url
+            )
+        assert "200 OK" in output
+        assert [(e.type, e.account_id) for e in events] == [("account.updated", "acc_5")]
+    finally:
+        stop_deliveries(app)
+
+
+def test_sandbox_reset_forgets_accounts(app, base):
+    url = field(run(app, "auth-link", *OWNER, "--provider", "bamboohr"), "auth link")
+    assert link_bamboohr(url).status_code == 200
+    assert wait_for_deliveries(app, timeout=10)
+    assert "bamboohr" in run(app, "accounts", "list")
+    run(app, "sandbox", "reset")
+    assert run(app, "accounts", "list").strip() == "No accounts."

@@ -1,0 +1,283 @@
+"""The sandbox with no server running: the plugin's client in process, Flask's test client,
+the dashboard, edit mode, generated credentials, the CLI and the safety rules."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask, g, request
+from flask_wtf import CSRFProtect
+
+from flask_stackone import get_client, get_state, make_blueprint
+from flask_stackone.errors import NotFoundError
+from flask_stackone.sandbox import get_sandbox, hub_app_url, hub_base_url, stop_deliveries
+from flask_stackone.webhooks import compute_signature, verify_signature
+
+from .conftest import API_KEY, WEBHOOK_SECRET, build_app
+from .test_sandbox import HUB, sandbox_app
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    app = sandbox_app(tmp_path)
+    yield app
+    stop_deliveries(app)
+
+
+def session_token(app: Flask, **options: Any) -> str:
+    return (
+        get_client(app)
+        .create_connect_session(origin_owner_id="org_1", origin_owner_name="Acme Ltd", **options)
+        .token
+    )
+
+
+def link(client: Any, token: str, **credentials: str) -> Any:
+    return client.post(
+        f"{HUB}/accounts",
+        json={"integration_id": "sbx-personio", "credentials": credentials},
+        headers={"x-hub-session-token": token},
+    )
+
+
+PERSONIO = {"client_id": "papi-1", "client_secret": "s3cret", "app_id": "acme-hris"}
+
+
+def events(app: Flask) -> list[str]:
+    return [d["event"] for d in reversed(get_sandbox(app).store.deliveries())]
+
+
+def test_the_plugin_client_reaches_the_sandbox_in_process(app: Flask) -> None:
+    client = get_client(app)
+    assert client.base_url == "http://sandbox.localhost/stackone-sandbox"
+    session = client.create_connect_session(
+        origin_owner_id="org_1", origin_owner_name="Acme Ltd", provider="personio", expires_in=600
+    )
+    assert session.token and session.provider == "personio" and session.expires_in == 600
+    assert client.authenticate_connect_session(session.token)["origin_owner_id"] == "org_1"
+    account_id = link(app.test_client(), session.token, **PERSONIO).json["id"]
+    account = client.update_account(account_id, label="Payroll")
+    assert account.label == "Payroll"
+    assert account.setup_information == {"app_id": "acme-hris"}  # secret fields are not kept
+    assert client.delete_account(account_id).id == account_id
+    with pytest.raises(NotFoundError):
+        client.get_account(account_id)
+    assert events(app) == ["account.created", "account.updated", "account.deleted"]
+
+
+def test_an_in_process_call_leaves_the_callers_request_state_alone(tmp_path: Path) -> None:
+    app = sandbox_app(tmp_path)
+
+    @app.before_request
+    def who() -> None:
+        g.user = request.path  # each request sets its own
+
+    @app.get("/caller")
+    def caller() -> str:
+        get_client(app).create_connect_session(origin_owner_id="o", origin_owner_name="O")
+        return f"{g.user} {request.path}"
+
+    try:
+        assert app.test_client().get("/caller").get_data(as_text=True) == "/caller /caller"
+    finally:
+        stop_deliveries(app)
+
+
+def test_the_token_route_works_through_flasks_test_client(app: Flask) -> None:
+    response = app.test_client().post(
+        "/stackone/connect-session", headers={"X-StackOne-Request": "1"}
+    )
+    assert response.status_code == 200
+    token = response.json["token"]
+    assert (
+        app.test_client().get(f"{HUB}/settings", headers={"x-hub-session-token": token}).status_code
+        == 200
+    )
+
+
+def test_the_session_body_is_checked_like_stackones(app: Flask) -> None:
+    client = app.test_client()
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{API_KEY}:".encode()).decode()}
+    cases = [
+        ({"origin_owner_name": "O"}, 400, "origin_owner_id"),
+        (
+            {"origin_owner_id": "o", "origin_owner_name": "O", "categories": ["nope"]},
+            400,
+            "categories",
+        ),
+        ({"origin_owner_id": "o", "origin_owner_name": "O", "expires_in": 0}, 400, "expires_in"),
+        (
+            {"origin_owner_id": "o", "origin_owner_name": "O", "provider_version": "1"},
+            400,
+            "deprecated",
+        ),
+        ({"origin_owner_id": "o", "origin_owner_name": "O", "account_id": "nope"}, 404, "Account"),
+        ({"origin_owner_id": "o", "origin_owner_name": "O", "provider": "nope"}, 400, "provider"),
+    ]
+    for body, status, word in cases:
+        response = client.post("/stackone-sandbox/connect_sessions", json=body, headers=auth)
+        assert response.status_code == status, body
+        assert response.json["statusCode"] == status and word in response.json["message"]
+    garbage = client.post("/stackone-sandbox/connect_sessions", data=b"{", headers=auth)
+    assert garbage.status_code == 400 and garbage.json["statusCode"] == 400
+
+
+def test_edit_mode_reconnects_the_sessions_account(app: Flask) -> None:
+    client = app.test_client()
+    account_id = link(client, session_token(app), **PERSONIO).json["id"]
+    token = session_token(app, account_id=account_id, provider="personio")
+    headers = {"x-hub-session-token": token}
+    assert client.get(f"{HUB}/settings", headers=headers).json["existing_account_id"] == account_id
+    shown = client.get(f"{HUB}/accounts/{account_id}", headers=headers).json
+    assert shown == {
+        "secureId": account_id, "provider": "personio", "integrationId": "sbx-personio",
+        "authConfigKey": "default", "environment": "production",
+        "setupInformation": {"app_id": "acme-hris"},
+    }  # fmt: skip
+    # The Hub leaves blank secret fields out when re-connecting.
+    patched = client.patch(
+        f"{HUB}/accounts/{account_id}",
+        json={"integration_id": "sbx-personio", "credentials": {"app_id": "new-app"}},
+        headers=headers,
+    )
+    assert patched.status_code == 200 and patched.json == {"id": account_id, "provider": "personio"}
+    assert get_client(app).get_account(account_id).setup_information == {"app_id": "new-app"}
+    # A new session of the same owner and provider edits instead of creating (unless multiple).
+    again = link(client, session_token(app), **PERSONIO)
+    assert again.json["id"] == account_id
+    assert len(get_client(app).list_accounts()) == 1
+    # Another owner's token cannot read this account.
+    foreign = get_client(app).create_connect_session(
+        origin_owner_id="org_2", origin_owner_name="Other"
+    )
+    assert (
+        client.get(
+            f"{HUB}/accounts/{account_id}", headers={"x-hub-session-token": foreign.token}
+        ).status_code
+        == 404
+    )
+    assert events(app) == ["account.created", "account.updated", "account.updated"]
+
+
+def test_the_dashboard_lists_and_changes_accounts(app: Flask) -> None:
+    client = app.test_client()
+    account_id = link(client, session_token(app), **PERSONIO).json["id"]
+    page = client.get("/stackone-sandbox/")
+    assert page.status_code == 200
+    for text in (account_id, "Personio", "account.created", "Acme Ltd"):
+        assert text in page.text
+    changed = client.post(
+        f"/stackone-sandbox/accounts/{account_id}/status", data={"status": "expired"}
+    )
+    assert changed.status_code == 303
+    account = get_client(app).get_account(account_id)
+    assert account.status == "expired" and account.status_reasons[0].code == "expired"
+    assert events(app) == ["account.created", "account.updated"]
+    bad = client.post(f"/stackone-sandbox/accounts/{account_id}/status", data={"status": "weird"})
+    assert bad.status_code == 400
+    cross = client.post(
+        f"/stackone-sandbox/accounts/{account_id}/delete",
+        headers={"Origin": "https://evil.example"},
+    )
+    assert cross.status_code == 403
+    assert client.post(f"/stackone-sandbox/accounts/{account_id}/delete").status_code == 303
+    assert get_client(app).list_accounts() == []
+    assert events(app)[-1] == "account.deleted"
+
+
+def test_generated_credentials_are_kept_in_the_instance_folder(tmp_path: Path) -> None:
+    first = sandbox_app(tmp_path, STACKONE_API_KEY=None, STACKONE_WEBHOOK_SECRET=None)
+    settings = get_state(first).settings
+    assert settings.api_key and settings.webhook_secret
+    second = sandbox_app(tmp_path, STACKONE_API_KEY=None, STACKONE_WEBHOOK_SECRET=None)
+    assert get_state(second).settings.api_key == settings.api_key
+    assert get_state(second).settings.webhook_secret == settings.webhook_secret
+    page = second.test_client().get("/stackone-sandbox/").text
+    assert settings.api_key not in page and settings.webhook_secret[0] not in page
+    # The sandbox signs with the secret the app verifies with.
+    account_id = link(second.test_client(), session_token(second), **PERSONIO).json["id"]
+    [delivery] = get_sandbox(second).store.deliveries()
+    body = delivery["body"].encode()
+    verify_signature(
+        body, compute_signature(body, settings.webhook_secret[0]), settings.webhook_secret
+    )
+    assert account_id in delivery["body"]
+
+
+def test_cli_reset_forgets_everything(app: Flask) -> None:
+    link(app.test_client(), session_token(app), **PERSONIO)
+    result = app.test_cli_runner().invoke(args=["stackone", "sandbox", "reset"])
+    assert result.exit_code == 0, result.output
+    assert get_client(app).list_accounts() == []
+    assert get_sandbox(app).store.deliveries() == [] and get_sandbox(app).store.sessions() == []
+
+
+def test_cli_reset_refuses_without_the_sandbox() -> None:
+    result = build_app().test_cli_runner().invoke(args=["stackone", "sandbox", "reset"])
+    assert result.exit_code == 1 and "STACKONE_SANDBOX" in result.output
+
+
+def test_csrf_protect_does_not_block_the_sandbox(tmp_path: Path) -> None:
+    app = Flask("csrf_app", instance_path=str(tmp_path))
+    app.config.update(SECRET_KEY="k", STACKONE_SANDBOX=True, STACKONE_API_KEY=API_KEY,
+                      STACKONE_WEBHOOK_SECRET=WEBHOOK_SECRET)  # fmt: skip
+    CSRFProtect(app)
+    app.register_blueprint(make_blueprint())
+    response = link(app.test_client(), session_token(app), **PERSONIO)
+    assert response.status_code == 201
+    stop_deliveries(app)
+
+
+def test_hub_urls_point_at_the_sandbox(app: Flask) -> None:
+    with app.test_request_context(base_url="http://127.0.0.1:5000/"):
+        assert hub_base_url() == "http://127.0.0.1:5000/stackone-sandbox"
+        assert hub_app_url() == "http://127.0.0.1:5000/stackone-sandbox"
+    with build_app().test_request_context():
+        assert hub_base_url() is None
+
+
+def test_the_sandbox_announces_itself_and_is_off_by_default(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    plain = build_app()
+    assert get_sandbox(plain) is None
+    assert "stackone_sandbox" not in plain.blueprints
+    app = sandbox_app(tmp_path)
+    banner = [
+        r
+        for r in caplog.records
+        if r.name == "flask_stackone.sandbox" and r.levelno == logging.WARNING
+    ]
+    assert banner and "STACKONE SANDBOX IS ON" in banner[0].getMessage()
+    assert "never enable it in production" in banner[0].getMessage()
+    assert app.test_client().options(f"{HUB}/settings").headers["Access-Control-Allow-Headers"]
+
+
+def test_the_auth_link_page_links_with_a_plain_form(app: Flask) -> None:
+    client = app.test_client()
+    session = get_client(app).create_connect_session(
+        origin_owner_id="org_1", origin_owner_name="Acme Ltd", categories=["hris"]
+    )
+    path = session.auth_link_url.split("://", 1)[1].split("/", 1)[1]
+    listing = client.get(f"/{path}?form=1")
+    assert listing.status_code == 200
+    assert "Personio" in listing.text and "Greenhouse" not in listing.text
+    form = {"integration": "sbx-personio", **PERSONIO}
+    refused = client.post(f"/{path}", data={**form, "client_secret": "invalid"})
+    assert refused.status_code == 422 and "Personio answered 401" in refused.text
+    linked = client.post(f"/{path}", data=form)
+    assert linked.status_code == 200 and "linked" in linked.text
+    assert [a.provider for a in get_client(app).list_accounts()] == ["personio"]
+    oauth = get_client(app).create_connect_session(
+        origin_owner_id="org_1", origin_owner_name="Acme Ltd", provider="hubspot"
+    )
+    start = client.post("/" + oauth.auth_link_url.split("://", 1)[1].split("/", 1)[1], data={})
+    assert start.status_code == 303 and "/connect/oauth2/sbx-hubspot?" in start.location
+    done = client.post(start.location, data={"action": "authorize"}, follow_redirects=True)
+    assert "Account connected" in done.text
+    assert {a.provider for a in get_client(app).list_accounts()} == {"personio", "hubspot"}

@@ -1,0 +1,246 @@
+"""``{{ stackone_hub() }}``: what the macro writes into a page (widget.py, templates)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import responses
+from flask import Flask, render_template_string
+
+from flask_stackone.hub_assets import HUB_VERSION, PINS
+
+from .conftest import API_KEY, build_app
+
+SRI = PINS[HUB_VERSION].integrity
+CDN = "https://cdn.example.test/npm/@stackone/hub@1.11.4/dist/webcomponent.js"
+
+
+class Elements(HTMLParser):
+    """Every start tag of a page as ``(tag, attributes)``, attribute values unescaped."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.found: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, dict(attrs)))
+
+    def widgets(self) -> list[dict[str, str | None]]:
+        return [a for t, a in self.found if "data-stackone-hub" in a]
+
+    def scripts(self) -> list[dict[str, str | None]]:
+        return [a for t, a in self.found if t == "script"]
+
+
+@pytest.fixture
+def installed(tmp_path: Path) -> Path:
+    """A hub folder the widget counts as installed (the pinned size; content not served)."""
+    folder = tmp_path / "hub" / HUB_VERSION
+    folder.mkdir(parents=True)
+    (folder / "webcomponent.js").write_bytes(b" " * PINS[HUB_VERSION].size)
+    (folder / "webcomponent.js.gz").write_bytes(b"")
+    return tmp_path / "hub"
+
+
+@pytest.fixture
+def app(installed: Path) -> Flask:
+    return build_app(STACKONE_HUB_DIR=str(installed))
+
+
+def render(app: Flask, source: str, **context: object) -> str:
+    with app.test_request_context("/integrations"):
+        return render_template_string(source, **context)
+
+
+def test_the_global_renders_a_placeholder_and_the_glue_only(app: Flask) -> None:
+    html = render(app, "{{ stackone_hub() }}")
+    page = Elements(html)
+    [widget] = page.widgets()
+    assert widget["id"] == "stackone-hub"
+    assert widget["data-token-url"] == "/stackone/connect-session"
+    assert widget["data-confirm-url"] == "/stackone/accounts/ACCOUNT_ID/confirm"
+    assert widget["data-confirm"] == "true"
+    assert widget["data-hub-src"] == f"/stackone/hub/{HUB_VERSION}/webcomponent.js"
+    assert widget["data-hub-integrity"] == SRI
+    assert widget["data-height"] == "500px"
+    assert json.loads(widget["data-options"] or "") == {}
+    # The Hub script is not loaded by the page: the glue injects it when the widget shows.
+    [glue] = page.scripts()
+    assert re.fullmatch(r"/stackone/glue/[0-9a-f]{16}/hub\.js", glue["src"] or "")
+    assert "defer" in glue
+    assert "Loading the StackOne Hub" in html
+
+
+def test_every_option_reaches_the_placeholder(app: Flask) -> None:
+    html = render(
+        app,
+        """{{ stackone_hub(provider="bamboohr", categories=["hris", "ats"], account_id="acc_9",
+            height=640, theme="dark", redirect_to="/done", lazy=true, button_label="Link HR",
+            nonce="n0nce", id="hr-widget", token_url="/custom/token", confirm=false) }}""",
+    )
+    page = Elements(html)
+    [widget] = page.widgets()
+    assert json.loads(widget["data-options"] or "") == {
+        "provider": "bamboohr",
+        "categories": ["hris", "ats"],
+        "account_id": "acc_9",
+    }
+    assert widget["id"] == "hr-widget"
+    assert widget["data-account-id"] == "acc_9"
+    assert widget["data-height"] == "640px"
+    assert widget["data-theme"] == "dark"
+    assert widget["data-redirect-to"] == "/done"
+    assert widget["data-lazy"] == "true"
+    assert widget["data-token-url"] == "/custom/token"
+    assert widget["data-confirm"] == "false"
+    [button] = [a for t, a in page.found if t == "button"]
+    assert "data-stackone-open" in button
+    assert ">Link HR</button>" in html
+    [glue] = page.scripts()
+    assert glue["nonce"] == "n0nce"
+
+
+def test_a_theme_object_is_passed_as_json(app: Flask) -> None:
+    theme = {"colors": {"primary": '#"<>&'}}
+    [widget] = Elements(render(app, "{{ stackone_hub(theme=theme) }}", theme=theme)).widgets()
+    assert json.loads(widget["data-theme"] or "") == theme
+
+
+def test_hostile_values_are_escaped(app: Flask) -> None:
+    evil = """x"' onmouseover="alert(1)" ><script>alert(2)</script><img src=x onerror=alert(3)>"""
+    html = render(
+        app,
+        """{{ stackone_hub(provider=evil, categories=[evil], account_id=evil, id=evil,
+            redirect_to=evil, button_label=evil, lazy=true, nonce=evil, token_url=evil) }}""",
+        evil=evil,
+    )
+    page = Elements(html)
+    assert "<script>alert(2)" not in html
+    assert "<img" not in html
+    assert all("onmouseover" not in attrs and "onerror" not in attrs for _, attrs in page.found)
+    [widget] = page.widgets()
+    # The values arrive intact, as data: the server refuses them at the token route.
+    assert json.loads(widget["data-options"] or "") == {
+        "provider": evil,
+        "categories": [evil],
+        "account_id": evil,
+    }
+    for attribute in ("id", "data-account-id", "data-redirect-to", "data-token-url"):
+        assert widget[attribute] == evil
+    assert page.scripts()[0]["nonce"] == evil
+    assert [t for t, _ in page.found].count("script") == 1
+
+
+def test_several_widgets_on_one_page_get_distinct_ids(app: Flask) -> None:
+    page = Elements(
+        render(app, '{{ stackone_hub() }}{{ stackone_hub(provider="hibob") }}{{ stackone_hub() }}')
+    )
+    assert [w["id"] for w in page.widgets()] == ["stackone-hub", "stackone-hub-2", "stackone-hub-3"]
+
+
+def test_the_macro_import_renders_what_the_global_renders(app: Flask) -> None:
+    with app.test_request_context("/"):
+        imported = render_template_string(
+            '{% from "stackone/hub.html" import stackone_hub %}'
+            '{{ stackone_hub(provider="bamboohr", lazy=true, id="w") }}'
+        )
+        direct = render_template_string(
+            '{{ stackone_hub(provider="bamboohr", lazy=true, id="w") }}'
+        )
+    assert imported.strip() == direct.strip()
+    assert Elements(imported).widgets()
+
+
+def test_rendering_never_calls_stackone_nor_writes_a_token_or_the_key(app: Flask) -> None:
+    @app.route("/integrations")
+    def integrations() -> str:
+        return render_template_string("<main>{{ stackone_hub(account_id='acc_1') }}</main>")
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        page = app.test_client().get("/integrations")  # any StackOne call would fail here
+        assert len(mock.calls) == 0
+    html = page.get_data(as_text=True)
+    assert API_KEY not in html
+    assert " token=" not in html
+    assert "<stackone-hub" not in html  # the glue creates the element once it has a token
+
+
+def test_cdn_mode_uses_the_url_with_the_pinned_sri(tmp_path: Path) -> None:
+    app = build_app(STACKONE_HUB_DIR=str(tmp_path / "none"), STACKONE_HUB_SCRIPT_URL=CDN)
+    [widget] = Elements(render(app, "{{ stackone_hub() }}")).widgets()
+    assert widget["data-hub-src"] == CDN
+    assert widget["data-hub-integrity"] == SRI
+
+
+def test_cdn_url_must_be_https(tmp_path: Path) -> None:
+    from flask_stackone import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="STACKONE_HUB_SCRIPT_URL must be an https URL"):
+        build_app(STACKONE_HUB_SCRIPT_URL="http://cdn.example.test/hub.js")
+
+
+def test_without_script_a_readable_message_names_both_fixes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = build_app(STACKONE_HUB_DIR=str(tmp_path / "none"))
+    html = render(app, "{{ stackone_hub() }}")
+    page = Elements(html)
+    assert page.widgets() == []
+    assert page.scripts() == []
+    assert "its script is not installed" in html
+    assert "flask stackone hub install" in html
+    assert "STACKONE_HUB_SCRIPT_URL" in html
+    assert 'role="alert"' in html
+    assert any("flask stackone hub install" in r.getMessage() for r in caplog.records)
+    assert all(r.levelno <= logging.WARNING for r in caplog.records)
+
+
+def test_a_page_without_the_macro_gets_nothing(app: Flask) -> None:
+    html = render(app, "<p>{{ 1 + 1 }}</p>")
+    assert "stackone" not in html
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"height": "100px; background: red"}, ValueError),
+        ({"theme": "neon"}, ValueError),
+        ({"lazy": "yes"}, TypeError),
+        ({"confirm": 0}, TypeError),
+        ({"provider": 42}, TypeError),
+        ({"categories": [1, 2]}, TypeError),
+    ],
+)
+def test_a_wrong_option_is_a_clear_template_error(app: Flask, options: dict, error: type) -> None:
+    with app.test_request_context("/"), pytest.raises(error, match=r"stackone_hub\("):
+        render_template_string("{{ stackone_hub(**options) }}", options=options)
+
+
+def test_the_global_is_registered_when_the_blueprint_is(app: Flask) -> None:
+    assert callable(app.jinja_env.globals["stackone_hub"])
+    assert "stackone_hub" not in Flask("bare").jinja_env.globals
+
+
+def test_the_glue_is_served_immutable_under_its_digest_and_gzipped(app: Flask) -> None:
+    [glue] = Elements(render(app, "{{ stackone_hub() }}")).scripts()
+    client = app.test_client()
+    response = client.get(glue["src"], headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert response.headers["Content-Encoding"] == "gzip"
+    source = gzip.decompress(response.data).decode()
+    assert "X-StackOne-Request" in source
+    assert "stackone:linked" in source
+    again = client.get(glue["src"], headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304
+    stale = client.get("/stackone/glue/0123456789abcdef/hub.js")  # a page from before an upgrade
+    assert stale.status_code == 200
+    assert stale.headers["Cache-Control"] == "no-cache"
+    assert stale.data.decode() == source
