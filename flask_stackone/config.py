@@ -75,8 +75,9 @@ class Settings:
     sandbox_delivery_backoff: float
 
     def __repr__(self) -> str:
+        hidden = ("api_key", "webhook_secret")
         shown = ", ".join(
-            f"{f.name}={'***' if f.name in ('api_key', 'webhook_secret') else getattr(self, f.name)!r}"
+            f"{f.name}={'***' if f.name in hidden else repr(getattr(self, f.name))}"
             for f in fields(self)
         )
         return f"Settings({shown})"

@@ -42,9 +42,7 @@ def stackone_failure(exc: errors.StackOneError) -> Response:
     log.warning("StackOne call failed: %s", exc)
     ref = f" (StackOne request id {exc.request_id})" if exc.request_id else ""
     if isinstance(exc, errors.AuthenticationError):
-        return json_error(
-            502, "stackone_auth_failed", "StackOne refused this app's API key" + ref
-        )
+        return json_error(502, "stackone_auth_failed", "StackOne refused this app's API key" + ref)
     if isinstance(exc, errors.RateLimitedError):
         retry = str(max(1, round(exc.retry_after or 1)))
         return json_error(
@@ -158,7 +156,9 @@ def check_options(settings: Settings, data: dict[str, Any]) -> dict[str, Any]:
     elif settings.categories is not None:
         categories = sorted(settings.categories)
     account_id = data.get("account_id")
-    if account_id is not None and (not isinstance(account_id, str) or not ACCOUNT_ID.match(account_id)):
+    if account_id is not None and (
+        not isinstance(account_id, str) or not ACCOUNT_ID.match(account_id)
+    ):
         raise errors.InvalidOptionError(
             "invalid_account_id", "account_id must be a StackOne account id"
         )
@@ -333,6 +333,8 @@ def webhook() -> Response:
             event.type,
             event.account_id,
         )
-        return json_error(500, "receiver_failed", "a receiver failed; the event will be redelivered")
+        return json_error(
+            500, "receiver_failed", "a receiver failed; the event will be redelivered"
+        )
     store.remember(key)
     return jsonify(ok=True)

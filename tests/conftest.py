@@ -19,6 +19,17 @@ API_KEY = "sk_test_VERYSECRETKEY_4f2a9c"
 WEBHOOK_SECRET = "whsec_test_secret"
 API = "https://api.stackone.com"
 SECRETS = (API_KEY, WEBHOOK_SECRET)
+#: StackOne's 201 answer to POST /connect_sessions, as the tests' mocked StackOne gives it.
+SESSION = {
+    "id": 9,
+    "organization_id": "1",
+    "project_id": "p",
+    "origin_owner_id": "org_1",
+    "origin_owner_name": "Acme Ltd",
+    "created_at": "2026-11-24T10:00:00Z",
+    "token": "hub-token-xyz",
+    "auth_link_url": "https://hub.stackone.com/link?token=hub-token-xyz",
+}
 
 
 class GuardedClient(FlaskClient):

@@ -24,20 +24,10 @@ from flask_stackone import (
 )
 from flask_stackone import auth_links as auth_links_module
 
-from .conftest import API, API_KEY, build_app
+from .conftest import API, API_KEY, SESSION, build_app
 
 ACME = Owner("org_1", "Acme Ltd", "ada@acme.test")
-LINK_URL = "https://hub.stackone.com/link?token=hub-token-xyz"
-SESSION = {
-    "id": 9,
-    "organization_id": "1",
-    "project_id": "p",
-    "origin_owner_id": "org_1",
-    "origin_owner_name": "Acme Ltd",
-    "created_at": "2026-11-24T10:00:00Z",
-    "token": "hub-token-xyz",
-    "auth_link_url": LINK_URL,
-}
+LINK_URL = SESSION["auth_link_url"]
 JSON_HEADERS = {"X-StackOne-Request": "1"}
 
 

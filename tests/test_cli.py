@@ -13,19 +13,9 @@ from responses import matchers
 from flask_stackone import make_blueprint
 from flask_stackone.testing import record_events
 
-from .conftest import API, API_KEY, WEBHOOK_SECRET, assert_no_secret, build_app
+from .conftest import API, API_KEY, SESSION, WEBHOOK_SECRET, assert_no_secret, build_app
 from .live_server import serve
 
-SESSION = {
-    "id": 9,
-    "organization_id": "1",
-    "project_id": "p",
-    "origin_owner_id": "org_1",
-    "origin_owner_name": "Acme Ltd",
-    "created_at": "2026-11-24T10:00:00Z",
-    "token": "hub-token-xyz",
-    "auth_link_url": "https://hub.stackone.com/link?token=hub-token-xyz",
-}
 OWNER = ["--owner-id", "org_1", "--owner-name", "Acme Ltd"]
 
 

@@ -12,19 +12,9 @@ from responses import matchers
 
 from flask_stackone import Owner, connect_session_created
 
-from .conftest import API, API_KEY, build_app
+from .conftest import API, API_KEY, SESSION, build_app
 
 HEADERS = {"X-StackOne-Request": "1"}
-SESSION = {
-    "id": 9,
-    "organization_id": "1",
-    "project_id": "p",
-    "origin_owner_id": "org_1",
-    "origin_owner_name": "Acme Ltd",
-    "created_at": "2026-11-24T10:00:00Z",
-    "token": "hub-token-xyz",
-    "auth_link_url": "https://hub.stackone.com/link?token=hub-token-xyz",
-}
 
 
 def expect_session(api, body: dict, **answer):
