@@ -72,7 +72,7 @@ class StackOneBlueprint(Blueprint):
         self.cli.help = "StackOne account linking: sessions, accounts, webhooks, sandbox."
         init_cli(self.cli, name)
         self.cli.add_command(hub_assets.make_cli(name))
-        self.record_once(self._init_app)
+        self.record(self._init_app)  # every registration, also under another name
 
     def add_json_route(self, rule: str, view: Callable[..., Response]) -> None:
         """Route a POST-only JSON view; other methods get a JSON 405, not Flask's HTML one."""

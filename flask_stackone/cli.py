@@ -164,17 +164,18 @@ def _add_session_commands(group: AppGroup, name: str) -> None:
             click.echo(f"auth link: {link.url}")
             click.echo(f"expires:   {_when(link.expires_at)}")
             return
-        lifetime = seconds or get_state(name=name).settings.onboarding_max_age
+        if seconds is None:  # 0, from a tiny --days, is refused by onboarding_link
+            seconds = get_state(name=name).settings.onboarding_max_age
         url = onboarding_link(
             owner,
             provider,
-            lifetime,
+            seconds,
             categories=categories or None,
             base_url=base_url,
             blueprint=name,
         )
         click.echo(f"onboarding link: {url}")
-        expires = datetime.fromtimestamp(int(time.time()) + lifetime, timezone.utc)
+        expires = datetime.fromtimestamp(int(time.time()) + seconds, timezone.utc)
         click.echo(f"expires:         {_when(expires)}")
 
 

@@ -36,14 +36,17 @@ def is_local_url(url: str) -> bool:
     return host in LOCAL_HOSTS or host.endswith(".localhost")
 
 
-def check_api_url(url: str) -> str:
-    """Return ``url`` without a trailing slash, or raise if the key must not go there."""
+def check_api_url(url: str, setting: str = "STACKONE_API_URL") -> str:
+    """Return ``url`` without a trailing slash, or raise if the key must not go there.
+
+    :param setting: the name to blame in the error (a second instance has its own prefix).
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise errors.ConfigurationError(f"STACKONE_API_URL must be an http(s) URL, got {url!r}")
+        raise errors.ConfigurationError(f"{setting} must be an http(s) URL, got {url!r}")
     if parts.scheme == "http" and not is_local_url(url):
         raise errors.ConfigurationError(
-            f"STACKONE_API_URL {url!r} is plain http: the API key is only sent over https "
+            f"{setting} {url!r} is plain http: the API key is only sent over https "
             "(or to localhost)"
         )
     return url.rstrip("/")

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from .client import check_api_url
 from .errors import ConfigurationError
 
 #: Every setting (without its prefix) and its default.
@@ -176,6 +177,7 @@ def read_settings(
     api_url = get("API_URL")
     if not isinstance(api_url, str) or not api_url:
         raise ConfigurationError(f"{prefix}API_URL must be a URL")
+    check_api_url(api_url, f"{prefix}API_URL")
     sandbox = flag("SANDBOX")
     onboarding_mode = get("ONBOARDING_MODE")
     if onboarding_mode not in ("hub", "redirect"):

@@ -79,16 +79,22 @@ def make_delivery_store(app: Flask, settings: Settings) -> DeliveryStore:
 def get_state(app: Flask | None = None, name: str = "stackone") -> StackOneState:
     """The state of blueprint ``name`` on ``app`` (default: the current app).
 
+    ``name`` is the registered name (``"parent.stackone"`` when nested); the blueprint's
+    own name also finds it when it is registered once on the app.
+
     :raises RuntimeError: the blueprint is not registered on that app.
     """
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    try:
-        return app.extensions[EXTENSION_KEY][name]
-    except KeyError:
-        raise RuntimeError(
-            f"flask-stackone blueprint {name!r} is not registered on this app: "
-            "call app.register_blueprint(stackone_bp)"
-        ) from None
+    states: dict[str, StackOneState] = app.extensions.get(EXTENSION_KEY, {})
+    if name in states:
+        return states[name]
+    found = [state for state in states.values() if state.blueprint.name == name]
+    if len(found) == 1:
+        return found[0]
+    raise RuntimeError(
+        f"flask-stackone blueprint {name!r} is not registered on this app: "
+        "call app.register_blueprint(stackone_bp)"
+    )
 
 
 def get_client(app: Flask | None = None, name: str = "stackone") -> StackOneClient:

@@ -17,7 +17,7 @@ from flask import Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import errors, signals
-from .config import Settings
+from .config import SLUG, Settings
 from .models import CATEGORIES, AccountEvent, ConnectSession, Owner, SessionCreated
 from .state import StackOneState, get_state
 from .webhooks import SIGNATURE_HEADER, parse_event, verify_signature
@@ -25,7 +25,7 @@ from .webhooks import SIGNATURE_HEADER, parse_event, verify_signature
 log = logging.getLogger("flask_stackone")
 
 REQUEST_HEADER = "X-StackOne-Request"
-ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+ACCOUNT_ID = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9_.:-]{1,128}$")  # never "." or ".."
 MAX_OPTIONS_BYTES = 16 * 1024
 
 
@@ -132,7 +132,7 @@ def check_options(settings: Settings, data: dict[str, Any]) -> dict[str, Any]:
     """
     provider = data.get("provider")
     if provider is not None:
-        if not isinstance(provider, str) or not re.match(r"^[a-z0-9][a-z0-9_.-]{0,63}$", provider):
+        if not isinstance(provider, str) or not SLUG.match(provider):
             raise errors.InvalidOptionError("invalid_provider", "provider must be a connector key")
         if settings.providers is not None and provider not in settings.providers:
             raise errors.InvalidOptionError(
@@ -153,7 +153,7 @@ def check_options(settings: Settings, data: dict[str, Any]) -> dict[str, Any]:
                 "invalid_category", f"category not offered: {bad[0][:64]!r}"
             )
         categories = sorted(set(categories))
-    elif settings.categories is not None:
+    if not categories and settings.categories is not None:  # [] must not widen the allow-list
         categories = sorted(settings.categories)
     account_id = data.get("account_id")
     if account_id is not None and (
@@ -169,6 +169,8 @@ def _owned_account(state: StackOneState, owner: Owner, account_id: str) -> Any:
     """The account if it belongs to ``owner``; otherwise the error answer."""
     try:
         account = state.client.get_account(account_id)
+    except ValueError:
+        return json_error(400, "invalid_account_id", "not a StackOne account id")
     except errors.NotFoundError:
         return json_error(404, "account_not_found", "no such account")
     except errors.StackOneError as exc:

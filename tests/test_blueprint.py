@@ -185,3 +185,35 @@ def test_token_route_accepts_flask_wtf_token_header(api):
     csrf = client.get("/token").get_data(as_text=True)
     response = client.post("/stackone/connect-session", headers={**HEADERS, "X-CSRFToken": csrf})
     assert response.status_code == 200
+
+
+def test_one_blueprint_registered_under_two_names_has_state_for_both():
+    app = build_app()
+    bp = app.blueprints["stackone"]
+    app.register_blueprint(bp, name="second", url_prefix="/second")
+    assert get_state(app, "second").settings.api_key == API_KEY
+    assert (
+        post_event(app.test_client(), make_event("account.created"), blueprint="second").status_code
+        == 200
+    )
+
+
+def test_a_nested_blueprint_is_found_by_its_own_name():
+    from flask import Blueprint
+
+    app = Flask("nested")
+    app.config.update(STACKONE_API_KEY=API_KEY)
+    parent = Blueprint("parent", __name__, url_prefix="/parent")
+    parent.register_blueprint(make_blueprint())
+    app.register_blueprint(parent)
+    assert get_state(app, "parent.stackone") is get_state(app, "stackone")
+    result = app.test_cli_runner().invoke(args=["parent.stackone", "hub", "status"])
+    assert result.exit_code == 0, result.output
+    assert "@stackone/hub" in result.output
+
+
+def test_a_second_instance_names_its_own_settings_in_errors():
+    app = Flask("eu")
+    app.config["STACKONE_EU_API_URL"] = "http://api.eu.example.test"
+    with pytest.raises(ConfigurationError, match="STACKONE_EU_API_URL"):
+        app.register_blueprint(make_blueprint("eu", config_prefix="STACKONE_EU_"))

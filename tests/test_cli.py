@@ -152,6 +152,13 @@ def test_onboarding_link_uses_server_name(api):
     assert "onboarding link: https://app.example.com/stackone/link/" in result.output
 
 
+def test_a_lifetime_that_rounds_to_zero_is_refused_not_replaced_by_the_default(api):
+    app = build_app(SERVER_NAME="app.example.com")
+    result = run(app, "auth-link", *OWNER, "--onboarding", "--days", "0.000001")
+    assert result.exit_code == 1
+    assert "onboarding link" not in result.output and "positive" in result.output
+
+
 # -- accounts -----------------------------------------------------------------------------------
 
 

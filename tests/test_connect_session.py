@@ -285,3 +285,21 @@ def test_owner_loader_returning_something_else_fails_loudly(api):
 
 def test_owner_is_plain_dataclass():
     assert Owner("o", "n").username is None
+
+
+def test_an_empty_category_list_does_not_widen_the_allow_list(api):
+    app = build_app(STACKONE_CATEGORIES=["hris"])
+    expect_session(api, owner_body(categories=["hris"]))
+    response = app.test_client().post(
+        "/stackone/connect-session", json={"categories": []}, headers=HEADERS
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("account_id", [".", ".."])
+def test_dot_account_ids_are_400_not_500(api, client, account_id):
+    response = client.post(
+        "/stackone/connect-session", json={"account_id": account_id}, headers=HEADERS
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_account_id"
