@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -69,10 +70,16 @@ def login_required(view: View) -> View:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site (never ``//host`` or a full URL) is followed after sign-in."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("main.overview")
+    """Only a path on this site is followed after sign-in: never a full URL or ``//host``,
+    nor a backslash or a control character (browsers drop tabs and newlines, turning
+    ``/<tab>/host`` into ``//host``; a newline would also break the ``Location`` header)."""
+    fallback = url_for("main.overview")
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return fallback
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return fallback
+    parts = urlsplit(target)
+    return fallback if parts.scheme or parts.netloc else target
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -382,7 +382,13 @@ def onboarding_page(signed: str) -> Response:
         )
     if state.settings.onboarding_mode == "hub":
         token_url = flask_url_for(".onboarding_session", signed=signed)
-        return _page("stackone/onboarding_hub.html", grant=grant, token_url=token_url, **options)
+        return _page(
+            "stackone/onboarding_hub.html",
+            grant=grant,
+            token_url=token_url,
+            blueprint=state.name,
+            **options,
+        )
     try:
         session = create_session(state, grant.owner, state.settings.session_expires_in, **options)
     except errors.ConfigurationError as exc:

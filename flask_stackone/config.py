@@ -39,7 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "HUB_SCRIPT_URL": None,
     "SANDBOX_WEBHOOK_URL": None,
     "SANDBOX_DB": "stackone-sandbox.sqlite3",
-    "SANDBOX_DELIVERY_ATTEMPTS": 10,
+    "SANDBOX_DELIVERY_ATTEMPTS": None,
     "SANDBOX_DELIVERY_BACKOFF": 1.0,
 }
 
@@ -72,7 +72,7 @@ class Settings:
     hub_script_url: str | None
     sandbox_webhook_url: str | None
     sandbox_db: str
-    sandbox_delivery_attempts: int
+    sandbox_delivery_attempts: int | None
     sandbox_delivery_backoff: float
 
     def __repr__(self) -> str:
@@ -206,6 +206,10 @@ def read_settings(
         hub_script_url=hub_script_url(),
         sandbox_webhook_url=optional_url("SANDBOX_WEBHOOK_URL"),
         sandbox_db=path("SANDBOX_DB"),
-        sandbox_delivery_attempts=number("SANDBOX_DELIVERY_ATTEMPTS", int, 1),
+        sandbox_delivery_attempts=(
+            None
+            if get("SANDBOX_DELIVERY_ATTEMPTS") is None
+            else number("SANDBOX_DELIVERY_ATTEMPTS", int, 0) or None
+        ),  # None or 0: until a 2xx
         sandbox_delivery_backoff=number("SANDBOX_DELIVERY_BACKOFF", float, 0),
     )

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from markupsafe import Markup
 
 from .client import DEFAULT_API_URL
 from .hub_assets import HUB_VERSION, INSTALL_COMMAND, PACKAGE, PINS, is_installed, script_response
-from .state import StackOneState, get_state
+from .state import EXTENSION_KEY, StackOneState
 
 log = logging.getLogger("flask_stackone")
 
@@ -34,7 +35,8 @@ HEIGHT = re.compile(r"^[0-9]{1,5}(\.[0-9]{1,3})?(px|em|rem|vh|%)$")
 def register(app: Flask, blueprint_name: str) -> None:
     """Make ``stackone_hub`` (and the macro's helper) Jinja globals of ``app``.
 
-    The first StackOne blueprint registered on an app owns the names.
+    One function serves every StackOne blueprint of the app: its ``blueprint`` option picks
+    the instance, and without it the first one registered is used.
     """
     render = functools.partial(render_hub, blueprint_name)
     app.jinja_env.globals.setdefault("stackone_hub", render)
@@ -43,17 +45,21 @@ def register(app: Flask, blueprint_name: str) -> None:
 
 GLUE = Path(__file__).parent / "static" / "stackone" / "hub.js"
 _glue: dict[tuple[int, int], tuple[bytes, bytes, str]] = {}
+_glue_lock = threading.Lock()
 
 
 def glue() -> tuple[bytes, bytes, str]:
     """Our glue script, its gzip copy and its digest (read again when the file changes)."""
     stat = GLUE.stat()
     key = (stat.st_mtime_ns, stat.st_size)
-    if key not in _glue:
-        data = GLUE.read_bytes()
-        _glue.clear()
-        _glue[key] = (data, gzip.compress(data, 9, mtime=0), hashlib.sha256(data).hexdigest()[:16])
-    return _glue[key]
+    with _glue_lock:
+        cached = _glue.get(key)
+        if cached is None:
+            data = GLUE.read_bytes()
+            cached = (data, gzip.compress(data, 9, mtime=0), hashlib.sha256(data).hexdigest()[:16])
+            _glue.clear()
+            _glue[key] = cached
+    return cached
 
 
 def glue_view(digest: str) -> Response:
@@ -128,6 +134,18 @@ def _flag(name: str, value: Any) -> bool:
     return value
 
 
+def _state(default: str, blueprint: Any) -> StackOneState:
+    """The state of the blueprint the widget renders for: ``blueprint`` or ``default``."""
+    name = default if blueprint is None else _text("blueprint", blueprint) or ""
+    states = current_app.extensions.get(EXTENSION_KEY, {})
+    if name not in states:
+        raise ValueError(
+            f"stackone_hub(blueprint={name!r}) names no StackOne blueprint registered on this "
+            f"app (registered: {', '.join(sorted(states)) or 'none'})"
+        )
+    return states[name]
+
+
 def _widget_id(value: str | None) -> str:
     if value is not None:
         return value
@@ -150,6 +168,7 @@ def render_hub(
     id: str | None = None,
     token_url: str | None = None,
     confirm: bool = True,
+    blueprint: str | None = None,
 ) -> Markup:
     """Render the widget. See docs/widget.md for every option.
 
@@ -165,9 +184,11 @@ def render_hub(
     :param id: the widget's HTML id (default ``stackone-hub``, ``stackone-hub-2`` ...).
     :param token_url: where the glue POSTs for a session token (default: the token route).
     :param confirm: call the confirm route on success (default true).
+    :param blueprint: the registered name of the StackOne blueprint whose routes, settings
+        and Hub script to use (default: the first one registered, ``blueprint_name``).
     :raises TypeError, ValueError: an option has the wrong type or form.
     """
-    state = get_state(current_app, blueprint_name)
+    state = _state(blueprint_name, blueprint)
     options = {
         "provider": _text("provider", provider),
         "categories": _categories(categories),

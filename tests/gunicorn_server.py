@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -17,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
+    """A port free now, for a server that must be started (and restarted) on a port known
+    in advance; another program may take it meanwhile, so prefer ``port=0``."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -33,20 +36,34 @@ class Gunicorn:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> None:
+        """Start gunicorn and wait until it listens. With ``port=0`` the first start binds
+        a port the operating system chooses (no race with other programs) and reads it back;
+        a restart reuses it."""
+        env = {**os.environ, **self.env}
         command = [sys.executable, "-m", "gunicorn", "--workers", str(self.workers),
                    "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
                    *self.args, self.app]  # fmt: skip
-        self.process = subprocess.Popen(  # noqa: S603 - our own command line
-            command, cwd=ROOT, env={**os.environ, **self.env}, start_new_session=True
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
+        with tempfile.TemporaryDirectory() as folder:
+            if self.port == 0:
+                env["TEST_GUNICORN_PORT_FILE"] = port_file = os.path.join(folder, "port")
+                command[-1:-1] = ["--config", "python:tests.gunicorn_port"]
+            self.process = subprocess.Popen(  # noqa: S603 - our own command line
+                command, cwd=ROOT, env=env, start_new_session=True
+            )
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
+                if self.port == 0 and os.path.exists(port_file):
+                    with open(port_file) as file:
+                        self.port = int(file.read())
+                    self.url = f"http://127.0.0.1:{self.port}"
+                if self.port != 0:
+                    try:
+                        socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                        return
+                    except OSError:
+                        pass
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"gunicorn did not listen on port {self.port} in {timeout}s")
@@ -89,7 +106,7 @@ def gunicorn(
     args: tuple[str, ...] = (),
 ) -> Iterator[Gunicorn]:
     """Serve ``app`` (``"module:factory()"``) until the block ends; always stopped after."""
-    server = Gunicorn(app, workers=workers, env=env or {}, port=free_port(), args=args)
+    server = Gunicorn(app, workers=workers, env=env or {}, port=0, args=args)
     server.start()
     try:
         yield server

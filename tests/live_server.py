@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,3 +23,12 @@ def serve(app: Any, port: int = 0) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@contextmanager
+def refused_port() -> Iterator[int]:
+    """A 127.0.0.1 port where connections are refused until the block ends: it is bound
+    (so no other program can take it meanwhile) but not listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]

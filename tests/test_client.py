@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
+import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 import requests
 from flask import Flask, Response
 from responses import matchers
 
+import flask_stackone.client as client_module
 from flask_stackone import StackOneClient, errors
 from flask_stackone.client import USER_AGENT, parse_retry_after
 
 from .conftest import API, API_KEY
-from .live_server import serve
+from .live_server import refused_port, serve
 
 SESSION_ANSWER = {
     "id": 42,
@@ -164,17 +166,20 @@ def test_get_retries_are_bounded_in_count(api, client):
     assert len(api.calls) == 3  # one try and max_retries=2 retries
 
 
-def test_a_retry_after_beyond_the_budget_is_not_waited_for(api, client):
+def test_a_retry_after_beyond_the_budget_is_not_waited_for(api, client, monkeypatch):
     api.get(
         f"{API}/accounts/acc_1",
         status=429,
         json={"message": "later"},
         headers={"Retry-After": "120"},
     )
-    started = time.monotonic()
+    waits: list[float] = []
+    fake_time = SimpleNamespace(monotonic=time.monotonic, sleep=waits.append)
+    monkeypatch.setattr(client_module, "time", fake_time)
     with pytest.raises(errors.RateLimitedError) as info:
         client.get_account("acc_1")
-    assert time.monotonic() - started < 1
+    assert waits == []  # 120 s is beyond max_retry_wait=2: the error comes at once
+    assert len(api.calls) == 1
     assert info.value.retry_after == 120
 
 
@@ -256,28 +261,40 @@ def test_retry_after_parsing(header, expected):
 
 
 def test_connection_refused_is_a_connection_error():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    client = StackOneClient(API_KEY, f"http://127.0.0.1:{port}", timeout=1, max_retries=0)
-    with pytest.raises(errors.StackOneConnectionError):
-        client.get_account("acc_1")
+    with refused_port() as port:
+        client = StackOneClient(API_KEY, f"http://127.0.0.1:{port}", timeout=1, max_retries=0)
+        with pytest.raises(errors.StackOneConnectionError):
+            client.get_account("acc_1")
 
 
-def test_a_slow_stackone_times_out_within_the_configured_timeout():
-    stub = Flask("slow_stackone")
+def test_a_stackone_that_never_answers_times_out():
+    stub = Flask("hanging_stackone")
+    release = threading.Event()
+    calls: list[str] = []
 
     @stub.get("/accounts/<id>")
-    def slow(id):
-        time.sleep(1.5)
+    def hang(id):
+        calls.append(id)
+        release.wait(60)  # answers only once the test is over
         return account(id)
 
-    with serve(stub) as url:
-        client = StackOneClient(API_KEY, url, timeout=0.3, max_retries=0)
-        started = time.monotonic()
-        with pytest.raises(errors.StackOneTimeout):
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
             client.get_account("acc_1")
-        assert time.monotonic() - started < 1.2
+        except errors.StackOneError as exc:
+            outcome.append(exc)
+
+    with serve(stub) as url:
+        client = StackOneClient(API_KEY, url, timeout=0.3, max_retries=1, max_retry_wait=1)
+        thread = threading.Thread(target=call, daemon=True)
+        thread.start()
+        thread.join(30)  # a hang detector: the client's timeout must end the call long before
+        release.set()
+        assert not thread.is_alive(), "the client waited for an answer that never came"
+    assert len(outcome) == 1 and isinstance(outcome[0], errors.StackOneTimeout)
+    assert 1 <= len(calls) <= 2  # one try and at most max_retries=1 retry
 
 
 def test_truncated_body_is_an_invalid_response():

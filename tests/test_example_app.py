@@ -223,6 +223,12 @@ def test_sign_in_and_out(app: Flask) -> None:
         ("/events", "/events"),
         ("//evil.example/x", "/overview"),
         ("https://evil.example", "/overview"),
+        ("/\t/evil.example", "/overview"),
+        ("/\n/x", "/overview"),
+        ("/\r/x", "/overview"),
+        ("/\x7f/x", "/overview"),
+        ("/\\evil.example", "/overview"),
+        ("/events?tab=1#top", "/events?tab=1#top"),
     ],
 )
 def test_sign_in_returns_only_to_local_pages(app: Flask, target: str, landing: str) -> None:
@@ -236,7 +242,15 @@ def test_sign_in_returns_only_to_local_pages(app: Flask, target: str, landing: s
             "csrf_token": csrf_token(client),
         },
     )
+    assert response.status_code == 302
     assert response.headers["Location"] == landing
+
+
+@pytest.mark.parametrize("query", ["/%09/evil.example", "/%0a/x", "/%0d/x", "//evil.example"])
+def test_a_signed_in_visit_to_login_never_leaves_the_site(app: Flask, query: str) -> None:
+    response = sign_in(app, ALICE).get(f"/login?next={query}")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/overview"
 
 
 @pytest.mark.parametrize("path", ["/overview", "/integrations", "/events", "/outbox"])

@@ -6,13 +6,17 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from types import SimpleNamespace
+from typing import TypeVar
 
 import pytest
 import requests
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 
+import flask_stackone.client as client_module
 from flask_stackone.sandbox import delivery
 from flask_stackone.sandbox.connectors import BY_KEY
 from flask_stackone.sandbox.state import get_sandbox, wait_for_deliveries
@@ -20,9 +24,10 @@ from flask_stackone.sandbox.state import get_sandbox, wait_for_deliveries
 from .conftest import API_KEY, build_app
 from .gunicorn_server import Gunicorn, free_port
 from .hostapp import create_app, runs_db
-from .live_server import serve
+from .live_server import refused_port, serve
 
 SANDBOX_API = "/stackone-sandbox"
+T = TypeVar("T")
 HEADERS = {"X-StackOne-Request": "1"}
 
 
@@ -123,7 +128,11 @@ def test_the_app_killed_mid_burst_delivers_every_event_after_restart(tmp_path):
 ACCOUNT = {"id": "acc_1", "provider": "bamboohr", "status": "active", "origin_owner_id": "org_1"}
 TIMEOUT = 0.3
 RETRY_WAIT = 0.5
-BUDGET = TIMEOUT + RETRY_WAIT + 1.0  # the longest any route or command may take
+MAX_RETRIES = 2
+#: Generous bound after which a call counts as hung (a hang detector, not a timing check).
+HANG = 30.0
+#: (mode, method, path) -> requests the stubs received.
+HITS: Counter[tuple[str, str, str]] = Counter()
 
 
 STUB_MODES = ("429", "500", "502", "slow", "html", "empty", "wrong shape")
@@ -134,6 +143,7 @@ def stub_stackone(mode: str) -> Flask:
 
     @stub.route("/<path:path>", methods=["GET", "POST", "DELETE", "PATCH"])
     def answer(path: str) -> Response:
+        HITS[mode, request.method, path] += 1
         if mode == "429":
             response = jsonify(statusCode=429, message="Too many requests")
             response.status_code, response.headers["Retry-After"] = 429, "30"
@@ -199,7 +209,7 @@ def stackone() -> Iterator[dict[str, str]]:
     with ExitStack() as stack:
         urls = {mode: stack.enter_context(serve(stub_stackone(mode))) for mode in STUB_MODES}
         urls["truncated"] = stack.enter_context(truncating_stackone())
-        urls["refused"] = f"http://127.0.0.1:{free_port()}"
+        urls["refused"] = f"http://127.0.0.1:{stack.enter_context(refused_port())}"
         yield urls
 
 
@@ -222,19 +232,53 @@ def app_against(url: str) -> Flask:
         STACKONE_API_URL=url,
         STACKONE_TIMEOUT=TIMEOUT,
         STACKONE_MAX_RETRY_WAIT=RETRY_WAIT,
-        STACKONE_MAX_RETRIES=2,
+        STACKONE_MAX_RETRIES=MAX_RETRIES,
     )
+
+
+@pytest.fixture
+def client_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait the StackOne client asks for between retries (they still happen)."""
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    fake_time = SimpleNamespace(monotonic=time.monotonic, sleep=sleep)
+    monkeypatch.setattr(client_module, "time", fake_time)
+    HITS.clear()
+    return waits
+
+
+def without_hanging(call: Callable[[], T]) -> T:
+    """Run ``call`` in a thread and fail if it has not returned after :data:`HANG` seconds."""
+    result: list[T] = []
+    thread = threading.Thread(target=lambda: result.append(call()), daemon=True)
+    thread.start()
+    thread.join(HANG)
+    assert not thread.is_alive(), f"still waiting after {HANG}s: a hang"
+    assert result, "the call raised"
+    return result[0]
+
+
+def assert_bounded_retries(mode: str, waits: list[float]) -> None:
+    """No request was sent more than once plus the configured retries, the waits between
+    them stayed within STACKONE_MAX_RETRY_WAIT, and a Retry-After of 30 s was not obeyed."""
+    sent = [count for (hit_mode, _, _), count in HITS.items() if hit_mode == mode]
+    assert all(count <= MAX_RETRIES + 1 for count in sent), HITS
+    assert sum(waits) <= RETRY_WAIT, waits
 
 
 @pytest.mark.parametrize("mode", list(EXPECTED))
 @pytest.mark.parametrize("route", ["/stackone/connect-session", "/stackone/accounts/acc_1/confirm"])
-def test_browser_routes_answer_the_documented_status_in_time(stackone, mode, route):
+def test_browser_routes_answer_the_documented_status_without_hanging(
+    stackone, client_waits, mode, route
+):
     client = app_against(stackone[mode]).test_client()
-    started = time.monotonic()
-    response = client.post(route, headers=HEADERS)
-    elapsed = time.monotonic() - started
+    response = without_hanging(lambda: client.post(route, headers=HEADERS))
     assert (response.status_code, response.get_json()["error"]) == EXPECTED[mode]
-    assert elapsed < BUDGET, f"{elapsed:.2f}s"
+    assert_bounded_retries(mode, client_waits)
     if mode == "429":
         assert response.headers["Retry-After"] == "30"
 
@@ -251,12 +295,12 @@ def test_browser_routes_answer_the_documented_status_in_time(stackone, mode, rou
     ],
     ids=["session", "auth-link", "show", "list", "delete"],
 )
-def test_cli_commands_fail_with_a_message_in_time_never_a_traceback(stackone, mode, command):
+def test_cli_commands_fail_with_a_message_never_a_traceback_nor_a_hang(
+    stackone, client_waits, mode, command
+):
     runner = app_against(stackone[mode]).test_cli_runner()
-    started = time.monotonic()
-    result = runner.invoke(args=["stackone", *command])
-    elapsed = time.monotonic() - started
+    result = without_hanging(lambda: runner.invoke(args=["stackone", *command]))
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output and "StackOne" in result.output
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
-    assert elapsed < BUDGET, f"{elapsed:.2f}s"
+    assert_bounded_retries(mode, client_waits)

@@ -18,7 +18,7 @@ from flask_stackone.errors import ConfigurationError, InvalidRequestError
 from flask_stackone.sandbox import get_sandbox, stop_deliveries, wait_for_deliveries
 
 from .conftest import API_KEY, WEBHOOK_SECRET, GuardedClient, assert_no_secret
-from .live_server import serve
+from .live_server import refused_port, serve
 
 OWNER = Owner("org_1", "Acme Ltd", "ada@acme.test")
 HUB = "/stackone-sandbox/hub"
@@ -234,10 +234,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_pending_deliveries_resume_after_a_restart(tmp_path: Path, apps: list[Flask]) -> None:
-    dead = f"http://127.0.0.1:{free_port()}/stackone/webhooks"  # nothing listens there
+@pytest.fixture
+def dead_url() -> Iterator[str]:
+    """A webhook URL on a port held (bound, not listening) for the test: always refused."""
+    with refused_port() as port:
+        yield f"http://127.0.0.1:{port}/stackone/webhooks"
+
+
+def test_pending_deliveries_resume_after_a_restart(
+    tmp_path: Path, apps: list[Flask], dead_url: str
+) -> None:
     first = sandbox_app(
-        tmp_path, STACKONE_SANDBOX_WEBHOOK_URL=dead, STACKONE_SANDBOX_DELIVERY_BACKOFF=0.3
+        tmp_path, STACKONE_SANDBOX_WEBHOOK_URL=dead_url, STACKONE_SANDBOX_DELIVERY_BACKOFF=0.3
     )
     apps.append(first)
     client = first.test_client()

@@ -5,20 +5,33 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask, g, request
 from flask_wtf import CSRFProtect
 
 from flask_stackone import get_client, get_state, make_blueprint
 from flask_stackone.errors import NotFoundError
-from flask_stackone.sandbox import get_sandbox, hub_app_url, hub_base_url, stop_deliveries
-from flask_stackone.webhooks import compute_signature, verify_signature
+from flask_stackone.sandbox import delivery as delivery_module
+from flask_stackone.sandbox import (
+    get_sandbox,
+    hub_app_url,
+    hub_base_url,
+    stop_deliveries,
+    wait_for_deliveries,
+)
+from flask_stackone.sandbox import store as store_module
+from flask_stackone.sandbox.delivery import Deliverer
+from flask_stackone.sandbox.store import SandboxStore
+from flask_stackone.webhooks import SIGNATURE_HEADER, compute_signature
 
 from .conftest import API_KEY, WEBHOOK_SECRET, build_app
+from .live_server import refused_port, serve
 from .test_sandbox import HUB, sandbox_app
 
 
@@ -192,21 +205,37 @@ def test_the_dashboard_lists_and_changes_accounts(app: Flask) -> None:
 
 def test_generated_credentials_are_kept_in_the_instance_folder(tmp_path: Path) -> None:
     first = sandbox_app(tmp_path, STACKONE_API_KEY=None, STACKONE_WEBHOOK_SECRET=None)
-    settings = get_state(first).settings
-    assert settings.api_key and settings.webhook_secret
     second = sandbox_app(tmp_path, STACKONE_API_KEY=None, STACKONE_WEBHOOK_SECRET=None)
-    assert get_state(second).settings.api_key == settings.api_key
-    assert get_state(second).settings.webhook_secret == settings.webhook_secret
-    page = second.test_client().get("/stackone-sandbox/").text
-    assert settings.api_key not in page and settings.webhook_secret[0] not in page
-    # The sandbox signs with the secret the app verifies with.
-    account_id = link(second.test_client(), session_token(second), **PERSONIO).json["id"]
-    [delivery] = get_sandbox(second).store.deliveries()
-    body = delivery["body"].encode()
-    verify_signature(
-        body, compute_signature(body, settings.webhook_secret[0]), settings.webhook_secret
-    )
-    assert account_id in delivery["body"]
+    try:
+        settings = get_state(first).settings
+        assert settings.api_key and settings.webhook_secret
+        assert get_state(second).settings.api_key == settings.api_key
+        assert get_state(second).settings.webhook_secret == settings.webhook_secret
+        page = second.test_client().get("/stackone-sandbox/").text
+        assert settings.api_key not in page and settings.webhook_secret[0] not in page
+        # The sandbox signs with the generated secret the plugin's webhook route verifies
+        # with: that route answers 401 to a bad signature, and the delivery is retried.
+        account_id = link(second.test_client(), session_token(second), **PERSONIO).json["id"]
+        with serve(second) as base:
+            requests.get(f"{base}/stackone-sandbox/", timeout=5)  # teaches the webhook URL
+            assert wait_for_deliveries(second, 10)
+            [delivery] = get_sandbox(second).store.deliveries()
+            forged = requests.post(
+                f"{base}/stackone/webhooks",
+                data=delivery["body"].encode(),
+                headers={
+                    "Content-Type": "application/json",
+                    SIGNATURE_HEADER: compute_signature(delivery["body"].encode(), "not-it"),
+                },
+                timeout=5,
+            )
+        assert forged.status_code == 401
+        assert delivery["state"] == "delivered" and account_id in delivery["body"]
+        assert [a["status"] for a in delivery["attempts_log"]] == [200]
+        assert delivery["attempts_log"][0]["url"] == f"{base}/stackone/webhooks"
+    finally:
+        stop_deliveries(first)
+        stop_deliveries(second)
 
 
 def test_cli_reset_forgets_everything(app: Flask) -> None:
@@ -281,3 +310,132 @@ def test_the_auth_link_page_links_with_a_plain_form(app: Flask) -> None:
     done = client.post(start.location, data={"action": "authorize"}, follow_redirects=True)
     assert "Account connected" in done.text
     assert {a.provider for a in get_client(app).list_accounts()} == {"personio", "hubspot"}
+
+
+# -- routing errors, query numbers, CORS under a script root, sessions, deliveries ------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("PUT", "/stackone-sandbox/accounts/x", 405),
+        ("POST", "/stackone-sandbox/accounts", 405),
+        ("GET", "/stackone-sandbox/hub/nope", 404),
+        ("GET", "/stackone-sandbox/connect_sessions", 405),
+        ("GET", "/stackone-sandbox/accounts/x/y/z", 404),
+    ],
+)
+def test_api_routing_errors_answer_stackones_json(
+    app: Flask, method: str, path: str, status: int
+) -> None:
+    response = app.test_client().open(path, method=method)
+    assert response.status_code == status
+    body = response.get_json()
+    assert body is not None and body["statusCode"] == status
+    assert body["message"] and body["timestamp"].endswith("Z")
+    if status == 405:
+        assert method not in response.headers["Allow"]
+    if "/hub/" in path:
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_the_host_apps_own_error_pages_are_kept(tmp_path: Path) -> None:
+    app = sandbox_app(tmp_path)
+    app.register_error_handler(404, lambda exc: ("host 404 page", 404))
+    try:
+        client = app.test_client()
+        assert client.get("/no-such-page").text == "host 404 page"
+        assert client.get("/stackone-sandbox/no-such-page").text == "host 404 page"
+        assert client.get("/stackone-sandbox/accounts/x/y/z").get_json()["statusCode"] == 404
+    finally:
+        stop_deliveries(app)
+
+
+@pytest.mark.parametrize("page", ["²", "\u0661", "0", "-1", "1e3", " 1", "99999999", ""])
+def test_a_page_number_that_is_not_plain_digits_is_a_400(app: Flask, page: str) -> None:
+    auth = base64.b64encode(f"{API_KEY}:".encode()).decode()
+    response = app.test_client().get(
+        "/stackone-sandbox/accounts",
+        query_string={"page": page},
+        headers={"Authorization": f"Basic {auth}"},
+    )
+    assert response.status_code == 400
+    assert "page must be an integer" in response.get_json()["message"]
+
+
+def test_hub_cors_headers_under_a_script_root(app: Flask) -> None:
+    token = session_token(app)
+    response = app.test_client().get(
+        "/stackone-sandbox/hub/settings",
+        headers={"x-hub-session-token": token},
+        base_url="http://localhost/app/",
+    )
+    assert response.status_code == 200 and response.request.script_root == "/app"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "x-hub-session-token" in response.headers["Access-Control-Allow-Headers"]
+
+
+def test_a_session_reset_between_requests_is_a_401_never_a_500(app: Flask) -> None:
+    token = session_token(app)
+    client = app.test_client()
+    assert client.post(f"/stackone-sandbox/auth-link/{token}/session").status_code == 200
+    get_sandbox(app).store.reset()
+    answer = client.post(f"/stackone-sandbox/auth-link/{token}/session")
+    assert answer.status_code == 401 and answer.get_json()["error"] == "invalid_session"
+    hub = client.get(f"{HUB}/settings", headers={"x-hub-session-token": token})
+    assert hub.status_code == 401 and hub.get_json()["statusCode"] == 401
+
+
+def test_an_expired_session_is_refused_everywhere(app: Flask, monkeypatch: Any) -> None:
+    token = session_token(app, expires_in=60)
+    store = get_sandbox(app).store
+    assert store.live_session(token) is not None and store.live_session("") is None
+    later = time.time() + 61
+    monkeypatch.setattr(store_module.time, "time", lambda: later)
+    assert store.live_session(token) is None
+    client = app.test_client()
+    assert client.get(f"{HUB}/settings", headers={"x-hub-session-token": token}).status_code == 401
+    assert client.get(f"/stackone-sandbox/auth-link/{token}?form=1").status_code == 401
+    assert client.post(f"/stackone-sandbox/auth-link/{token}/session").status_code == 401
+
+
+def test_the_dashboard_says_it_is_for_development_only(app: Flask) -> None:
+    page = app.test_client().get("/stackone-sandbox/").text
+    assert "Development only" in page and "never enable" in page
+    assert "until your app answers 2xx" in page
+
+
+def failing_deliverer(tmp_path: Path, attempts: int | None) -> tuple[Deliverer, SandboxStore]:
+    store = SandboxStore(tmp_path / "deliveries.sqlite3")
+    deliverer = Deliverer(
+        store, target=lambda: None, secret=lambda: WEBHOOK_SECRET,
+        attempts=attempts, backoff=1.0, timeout=1.0,
+    )  # fmt: skip
+    store.enqueue("account.created", "acc_1", b"{}")
+    return deliverer, store
+
+
+def test_deliveries_are_retried_until_a_2xx_by_default(tmp_path: Path, monkeypatch: Any) -> None:
+    assert get_state(sandbox_app(tmp_path)).settings.sandbox_delivery_attempts is None
+    deliverer, store = failing_deliverer(tmp_path, None)
+    with refused_port() as port, requests.Session() as session:
+        for done in (0, 1, 50):
+            before = time.time()
+            deliverer._send(session, f"http://127.0.0.1:{port}/", 1, b"{}", done, "account.created")
+            [delivery] = store.deliveries()
+            assert delivery["state"] == "pending"
+            assert delivery["next_at"] - before <= delivery_module.MAX_WAIT + 1
+    assert delivery_module.MAX_WAIT == 60
+
+
+def test_a_configured_limit_of_attempts_gives_up(tmp_path: Path) -> None:
+    app = sandbox_app(tmp_path, STACKONE_SANDBOX_DELIVERY_ATTEMPTS=2)
+    assert get_state(app).settings.sandbox_delivery_attempts == 2
+    unlimited = sandbox_app(tmp_path, STACKONE_SANDBOX_DELIVERY_ATTEMPTS=0)
+    assert get_state(unlimited).settings.sandbox_delivery_attempts is None
+    deliverer, store = failing_deliverer(tmp_path, 2)
+    with refused_port() as port, requests.Session() as session:
+        deliverer._send(session, f"http://127.0.0.1:{port}/", 1, b"{}", 0, "account.created")
+        assert store.deliveries()[0]["state"] == "pending"
+        deliverer._send(session, f"http://127.0.0.1:{port}/", 1, b"{}", 1, "account.created")
+        assert store.deliveries()[0]["state"] == "failed"

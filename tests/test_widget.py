@@ -216,6 +216,7 @@ def test_a_page_without_the_macro_gets_nothing(app: Flask) -> None:
         ({"confirm": 0}, TypeError),
         ({"provider": 42}, TypeError),
         ({"categories": [1, 2]}, TypeError),
+        ({"blueprint": 42}, TypeError),
     ],
 )
 def test_a_wrong_option_is_a_clear_template_error(app: Flask, options: dict, error: type) -> None:
@@ -244,3 +245,147 @@ def test_the_glue_is_served_immutable_under_its_digest_and_gzipped(app: Flask) -
     assert stale.status_code == 200
     assert stale.headers["Cache-Control"] == "no-cache"
     assert stale.data.decode() == source
+
+
+# -- a second blueprint instance ----------------------------------------------------------------
+
+EU_API = "https://api.eu1.stackone.com"
+EU_CDN = "https://cdn.example.test/eu/@stackone/hub@1.11.4/dist/webcomponent.js"
+
+
+@pytest.fixture
+def two(app: Flask) -> Flask:
+    """``app`` with a second instance, ``stackone_eu``: its own prefix, API and Hub script."""
+    from flask_stackone import Owner, make_blueprint
+
+    app.config.update(
+        STACKONE_EU_API_KEY="eu-api-key-not-secret-in-tests",
+        STACKONE_EU_WEBHOOK_SECRET="eu-webhook-secret-for-tests",
+        STACKONE_EU_API_URL=EU_API,
+        STACKONE_EU_HUB_SCRIPT_URL=EU_CDN,
+    )
+    eu = make_blueprint("stackone_eu", url_prefix="/eu", config_prefix="STACKONE_EU_")
+    eu.owner_loader(lambda: Owner("org_eu", "Acme GmbH"))
+    app.register_blueprint(eu)
+    return app
+
+
+def assert_eu_widget(widget: dict[str, str | None], glue: dict[str, str | None]) -> None:
+    assert widget["data-confirm-url"] == "/eu/accounts/ACCOUNT_ID/confirm"
+    assert widget["data-base-url"] == EU_API  # the EU token is spent on the EU API
+    assert widget["data-hub-src"] == EU_CDN
+    assert widget["data-hub-integrity"] == SRI
+    assert re.fullmatch(r"/eu/glue/[0-9a-f]{16}/hub\.js", glue["src"] or "")
+
+
+def test_the_blueprint_option_renders_for_that_instance(two: Flask) -> None:
+    page = Elements(render(two, '{{ stackone_hub() }}{{ stackone_hub(blueprint="stackone_eu") }}'))
+    default, eu = page.widgets()
+    assert default["data-token-url"] == "/stackone/connect-session"
+    assert default["data-confirm-url"] == "/stackone/accounts/ACCOUNT_ID/confirm"
+    assert default["data-hub-src"] == f"/stackone/hub/{HUB_VERSION}/webcomponent.js"
+    assert "data-base-url" not in default
+    assert eu["data-token-url"] == "/eu/connect-session"
+    assert_eu_widget(eu, page.scripts()[1])
+
+
+def test_the_macro_passes_the_blueprint_option(two: Flask) -> None:
+    with two.test_request_context("/"):
+        imported = render_template_string(
+            '{% from "stackone/hub.html" import stackone_hub %}'
+            '{{ stackone_hub(blueprint="stackone_eu", id="w") }}'
+        )
+        direct = render_template_string('{{ stackone_hub(blueprint="stackone_eu", id="w") }}')
+    assert imported.strip() == direct.strip()
+    assert Elements(imported).widgets()[0]["data-token-url"] == "/eu/connect-session"
+
+
+@pytest.mark.parametrize("name", ["stackone_us", "", "stackone.eu"])
+def test_an_unknown_blueprint_is_a_clear_template_error(two: Flask, name: str) -> None:
+    with (
+        two.test_request_context("/"),
+        pytest.raises(ValueError, match=r"stackone_hub\(blueprint=.*registered: stackone, "),
+    ):
+        render_template_string("{{ stackone_hub(blueprint=name) }}", name=name)
+
+
+def test_the_eu_onboarding_page_renders_the_eu_hub(two: Flask) -> None:
+    from flask_stackone import Owner, onboarding_link
+
+    with two.test_request_context():
+        link = onboarding_link(Owner("org_eu", "Acme GmbH"), blueprint="stackone_eu")
+    path = link.removeprefix("http://localhost")
+    assert path.startswith("/eu/link/")
+    with responses.RequestsMock() as mock:  # showing the page calls no API
+        response = two.test_client().post(path)
+        assert len(mock.calls) == 0
+    assert response.status_code == 200
+    page = Elements(response.get_data(as_text=True))
+    [widget] = page.widgets()
+    assert widget["data-token-url"] == f"{path}/session"
+    assert widget["data-confirm"] == "false"
+    assert_eu_widget(widget, page.scripts()[0])
+
+
+# -- the glue cache -----------------------------------------------------------------------------
+
+
+def test_concurrent_first_renders_never_lose_the_cached_glue(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two first renders at once: one stores the glue, the other clears the cache to store
+    its own copy. Both must get the script, whatever the order of their steps."""
+    import threading
+
+    from flask_stackone import widget
+
+    clearing, checked, stored, cleared, looked = (threading.Event() for _ in range(5))
+
+    class Interleaving(dict):
+        """Forces the worst order: both renders miss, the first stores, the second clears,
+        the first reads back (each wait gives up after 0.5 s when the order cannot happen)."""
+
+        def __contains__(self, key: object) -> bool:
+            if clearing.is_set():
+                checked.set()
+            return super().__contains__(key)
+
+        def clear(self) -> None:
+            if not clearing.is_set():
+                clearing.set()
+                checked.wait(0.5)
+                super().clear()
+            else:
+                stored.wait(0.5)
+                super().clear()
+                cleared.set()
+                looked.wait(0.5)
+
+        def __setitem__(self, key: object, value: object) -> None:
+            super().__setitem__(key, value)
+            if not stored.is_set():
+                stored.set()
+                cleared.wait(0.5)
+
+        def __getitem__(self, key: object) -> object:
+            try:
+                return super().__getitem__(key)
+            finally:
+                looked.set()
+
+    monkeypatch.setattr(widget, "_glue", Interleaving())
+    results: list[object] = []
+
+    def first_render() -> None:
+        try:
+            results.append(widget.glue()[0])
+        except Exception as exc:  # the failure under test: keep it to compare
+            results.append(exc)
+
+    threads = [threading.Thread(target=first_render) for _ in range(2)]
+    threads[0].start()
+    assert clearing.wait(2)
+    threads[1].start()
+    for thread in threads:
+        thread.join(5)
+    assert results == [widget.GLUE.read_bytes()] * 2

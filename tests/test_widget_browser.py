@@ -226,6 +226,95 @@ def test_an_expired_token_is_replaced_without_a_reload(
         stop_deliveries(host.app)
 
 
+#: Recorded in the page: when each token request starts (ms, the page's clock).
+RECORD_TOKEN_ASKS = """
+window.__tokenAsks = [];
+const originalFetch = window.fetch;
+window.fetch = (url, init) => {
+  if (String(url).endsWith("/connect-session")) window.__tokenAsks.push(Date.now());
+  return originalFetch(url, init);
+};
+document.addEventListener("stackone:error", () => { window.__errorAt = Date.now(); });
+"""
+UNAVAILABLE = {"error": "stackone_unavailable", "message": "StackOne could not complete"}
+
+
+def test_a_failed_background_renewal_keeps_the_hub_and_retries(
+    tmp_path: Path, page: Any, shots: Any
+) -> None:
+    host = Host(tmp_path / "instance", STACKONE_SESSION_EXPIRES_IN=8)
+    answered: list[int] = []
+
+    def fail_first_renewal(route: Any) -> None:
+        if len(answered) == 1:  # the first scheduled renewal, ~1.6 s before the token expires
+            answered.append(503)
+            route.fulfill(status=503, json=UNAVAILABLE)
+        else:
+            answered.append(200)
+            route.continue_()
+
+    page.route("**/stackone/connect-session", fail_first_renewal)
+    try:
+        with serve(host.app) as base:
+            page.goto(url(base))
+            connector_list(page).wait_for()
+            page.evaluate("document.querySelector('stackone-hub').__sameHub = true")
+            first = page.locator("stackone-hub").get_attribute("token")
+            page.wait_for_function(
+                "(first) => (document.querySelector('stackone-hub') || {}).getAttribute?.('token')"
+                " !== first",
+                arg=first,
+                timeout=12_000,
+            )
+            assert events(page, "stackone:error") == []  # not wiped by the failed renewal
+            shots(page, "renewed-after-a-failed-renewal")
+            assert answered[:3] == [200, 503, 200]
+            # The same Hub, never replaced by a message: the user's work in it is kept.
+            assert page.evaluate("document.querySelector('stackone-hub').__sameHub") is True
+            assert events(page, "stackone:error") == []
+            assert page.locator(".stackone-hub-message").count() == 0
+            # The renewed token works.
+            pick(page, "BambooHR")
+            fill(page, BAMBOO)
+            connect(page)
+            page.get_by_text("Connection Successful").wait_for()
+            wait_for_event(page, "stackone:linked")
+    finally:
+        stop_deliveries(host.app)
+
+
+def test_a_renewal_that_keeps_failing_shows_the_outage_once_the_token_expired(
+    tmp_path: Path, page: Any, shots: Any
+) -> None:
+    host = Host(tmp_path / "instance", STACKONE_SESSION_EXPIRES_IN=4)
+    answered: list[int] = []
+
+    def outage_after_the_first(route: Any) -> None:
+        if answered:
+            answered.append(503)
+            route.fulfill(status=503, json=UNAVAILABLE)
+        else:
+            answered.append(200)
+            route.continue_()
+
+    page.add_init_script(RECORD_TOKEN_ASKS)
+    page.route("**/stackone/connect-session", outage_after_the_first)
+    try:
+        with serve(host.app) as base:
+            page.goto(url(base))
+            connector_list(page).wait_for()
+            page.get_by_text("StackOne is not available right now.").wait_for(timeout=12_000)
+            shots(page, "renewal-failed-after-expiry")
+            [error] = wait_for_event(page, "stackone:error")
+            assert (error["stage"], error["status"]) == ("session", 503)
+            assert answered.count(503) >= 2  # the renewal was tried again before giving up
+            asks, error_at = page.evaluate("[window.__tokenAsks, window.__errorAt]")
+            assert error_at - asks[0] >= 3900  # not before the 4 s token ran out
+            assert page.locator("stackone-hub").count() == 0
+    finally:
+        stop_deliveries(host.app)
+
+
 def test_the_hub_expired_state_fetches_a_fresh_token(live: str, page: Any, shots: Any) -> None:
     posts = token_posts(page)
     refused: list[str] = []

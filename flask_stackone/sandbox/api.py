@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import secrets
 import time
 from typing import Any
@@ -73,14 +74,10 @@ def require_api_key() -> None:
 
 def hub_session() -> dict[str, Any]:
     """The session of ``x-hub-session-token``. :raises SandboxError: 401 unknown or expired."""
-    token = request.headers.get("x-hub-session-token", "")
-    found = sandbox().store.session_by_token(token) if token else None
+    found = sandbox().store.live_session(request.headers.get("x-hub-session-token", ""))
     if found is None:
-        raise SandboxError(401, "Invalid session token")
-    session, expires_at = found
-    if time.time() >= expires_at:
-        raise SandboxError(401, "Session token expired")
-    return session
+        raise SandboxError(401, "Invalid or expired session token")
+    return found[0]
 
 
 def session_answer(session: dict[str, Any]) -> dict[str, Any]:
@@ -152,8 +149,8 @@ def authenticate_connect_session() -> Response:
     """``POST /connect_sessions/authenticate`` -> 201 with the session of ``token``."""
     require_api_key()
     token = json_body().get("token")
-    found = sandbox().store.session_by_token(token) if isinstance(token, str) and token else None
-    if found is None or time.time() >= found[1]:
+    found = sandbox().store.live_session(token) if isinstance(token, str) else None
+    if found is None:
         raise SandboxError(400, "Invalid or expired session token")
     return answer(session_answer(found[0]), 201)
 
@@ -166,7 +163,7 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not re.fullmatch(r"[0-9]{1,7}", raw) or not 1 <= int(raw) <= maximum:
         raise SandboxError(400, f"{name} must be an integer between 1 and {maximum}")
     return int(raw)
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from . import api, pages
 from .accounts import SandboxError
-from .state import get_sandbox
+from .state import URL_PREFIX, get_sandbox
 
 sandbox_bp = Blueprint("stackone_sandbox", __name__, template_folder="templates")
 
 HUB_HEADERS = "Content-Type, x-hub-session-token, x-hub-version"
+#: The JSON APIs under the prefix: their routing errors (404, 405) get StackOne's JSON body.
+API_PATHS = ("/connect_sessions", "/accounts", "/hub")
 
 
 def route(rule: str, view: object, methods: tuple[str, ...] = ("GET",), **options: object) -> None:
@@ -50,7 +53,7 @@ def sandbox_error(exc: SandboxError) -> Response:
 @sandbox_bp.after_request
 def hub_cors(response: Response) -> Response:
     """The Hub may run on another origin than its ``base-url`` (it sends no cookie)."""
-    if request.path.startswith(f"{request.script_root}/stackone-sandbox/hub/"):
+    if request.path.startswith(f"{URL_PREFIX}/hub/"):
         response.headers["Access-Control-Allow-Origin"] = "*"
         response.headers["Access-Control-Allow-Headers"] = HUB_HEADERS
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, PATCH, DELETE, OPTIONS"
@@ -64,3 +67,23 @@ def learn_public_url() -> None:
     box = get_sandbox()
     if box is not None:
         box.learn()
+
+
+@sandbox_bp.before_app_request
+def api_routing_error() -> Response | None:
+    """A request under the sandbox's API paths that matches no route or method answers
+    StackOne's JSON error, not Flask's HTML page. Only these paths: the host app's own
+    error handlers keep every other path."""
+    exc = request.routing_exception
+    if getattr(exc, "code", None) not in (404, 405):
+        return None
+    path = request.path.removeprefix(URL_PREFIX)
+    if path == request.path or not any(
+        path == api_path or path.startswith(f"{api_path}/") for api_path in API_PATHS
+    ):
+        return None
+    assert exc is not None
+    response = api.failure(SandboxError(exc.code, exc.name))  # type: ignore[attr-defined]
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return hub_cors(response)

@@ -4,7 +4,8 @@ Deliveries wait in the sandbox's SQLite file, so a restart resumes them. One dae
 thread per app sends them: it starts when there is work and ends when nothing is
 pending (or no target URL is known yet), so idle apps keep no thread. A non-2xx answer
 or a connection error is retried after ``backoff * 2 ** (attempt - 1)`` seconds (at most
-:data:`MAX_WAIT`), until ``attempts`` tries were made; then the delivery is ``failed``.
+:data:`MAX_WAIT`), until a 2xx answer, so nothing is lost; with a limit of ``attempts``
+tries, the delivery is ``failed`` once they were made.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .store import SandboxStore
 log = logging.getLogger("flask_stackone.sandbox")
 
 #: The longest wait between two attempts, in seconds.
-MAX_WAIT = 300.0
+MAX_WAIT = 60.0
 #: How long a claimed delivery is hidden from other workers while it is being sent (at
 #: least twice the receiver timeout). A delivery in flight when its process died is sent
 #: again once this has passed.
@@ -38,7 +39,7 @@ class Deliverer:
     :param store: where deliveries wait.
     :param target: returns the URL to POST to, or ``None`` while none is known.
     :param secret: returns the signing secret.
-    :param attempts: tries per delivery, the first included.
+    :param attempts: tries per delivery, the first included; ``None``: until a 2xx answer.
     :param backoff: seconds before the first retry; doubled for each next one.
     :param timeout: seconds to wait for the receiver's answer.
     """
@@ -49,7 +50,7 @@ class Deliverer:
         *,
         target: Callable[[], str | None],
         secret: Callable[[], str],
-        attempts: int,
+        attempts: int | None,
         backoff: float,
         timeout: float,
     ) -> None:
@@ -155,8 +156,8 @@ class Deliverer:
         delivered = status is not None and 200 <= status < 300
         attempt = done + 1
         next_at = None
-        if not delivered and attempt < self.attempts:
-            next_at = time.time() + min(self.backoff * 2 ** (attempt - 1), MAX_WAIT)
+        if not delivered and (self.attempts is None or attempt < self.attempts):
+            next_at = time.time() + min(self.backoff * 2 ** min(attempt - 1, 32), MAX_WAIT)
         self.store.record_attempt(
             delivery_id, url, status=status, answer=answer, error=error,
             next_at=next_at, delivered=delivered,

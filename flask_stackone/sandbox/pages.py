@@ -39,14 +39,12 @@ def logo(key: str) -> Response:
     return response
 
 
-def _live_session(token: str | None) -> dict[str, Any]:
-    """The unexpired session of ``token``. :raises SandboxError: 401."""
-    found = sandbox().store.session_by_token(token) if token else None
+def _live_session(token: str | None) -> tuple[dict[str, Any], float]:
+    """``(session, expires_at)`` of ``token`` while it lives. :raises SandboxError: 401."""
+    found = sandbox().store.live_session(token or "")
     if found is None:
-        raise SandboxError(401, "This link is not valid: unknown session token.")
-    if time.time() >= found[1]:
-        raise SandboxError(401, "This link has expired: ask for a new one.")
-    return found[0]
+        raise SandboxError(401, "This link is not valid or has expired: ask for a new one.")
+    return found
 
 
 def _same_origin(url: str) -> bool:
@@ -63,7 +61,7 @@ def oauth_popup(integration_id: str) -> Response:
     ``action=deny`` ends the attempt with ``access_denied``."""
     values = request.values
     try:
-        session = _live_session(values.get("token"))
+        session, _ = _live_session(values.get("token"))
         connector = offered_connector(session, integration_id)
         if not connector.oauth:
             raise SandboxError(400, f"{connector.name} does not connect through OAuth.")
@@ -126,7 +124,7 @@ def callback(status: str | None = None) -> Response:
 def auth_link(token: str) -> Response:
     """The page ``auth_link_url`` opens: pick a connector, fill in its form, link."""
     try:
-        session = _live_session(token)
+        session, _ = _live_session(token)
     except SandboxError as exc:
         return error_page(exc.status, exc.message)
     if request.method == "GET" and "form" not in request.args and _hub_available():
@@ -183,16 +181,14 @@ def _hub_available() -> bool:
 def auth_link_session(token: str) -> Response:
     """POST from the Hub glue on the auth-link page: this link's own session token."""
     try:
-        _live_session(token)
+        _, expires = _live_session(token)
     except SandboxError as exc:
         return answer({"error": "invalid_session", "message": exc.message}, exc.status)
-    found = sandbox().store.session_by_token(token)
-    assert found is not None
-    expires_at = datetime.fromtimestamp(found[1], timezone.utc)
+    expires_at = datetime.fromtimestamp(expires, timezone.utc)
     return answer(
         {
             "token": token,
-            "expires_in": max(1, int(found[1] - time.time())),
+            "expires_in": max(1, int(expires - time.time())),
             "expires_at": expires_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
         }
     )

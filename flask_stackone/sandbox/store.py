@@ -129,9 +129,15 @@ class SandboxStore:
             db.execute("UPDATE sessions SET data = ? WHERE id = ?", (json.dumps(data), data["id"]))
         return data
 
-    def session_by_token(self, token: str) -> tuple[dict[str, Any], float] | None:
-        """``(session, expires_at)`` for ``token``, expired or not; ``None`` when unknown."""
-        rows = self._read("SELECT data, expires_at FROM sessions WHERE token = ?", (token,))
+    def live_session(self, token: str) -> tuple[dict[str, Any], float] | None:
+        """``(session, expires_at)`` for ``token`` while it has not expired; ``None`` when
+        ``token`` is empty, unknown or expired."""
+        if not token:
+            return None
+        rows = self._read(
+            "SELECT data, expires_at FROM sessions WHERE token = ? AND expires_at > ?",
+            (token, time.time()),
+        )
         return (json.loads(rows[0]["data"]), rows[0]["expires_at"]) if rows else None
 
     def sessions(self, limit: int = 50) -> list[tuple[dict[str, Any], float]]:

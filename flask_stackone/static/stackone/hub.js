@@ -5,7 +5,8 @@
  * load the pinned Hub script (with its SRI hash) the first time a widget is shown, create
  * <stackone-hub>, replace the token before it expires or when the Hub shows its expired
  * state, confirm the account server-side on `success`, then dispatch `stackone:linked`.
- * Problems are shown as readable text in the widget's place. Plain JS, no build step.
+ * Problems are shown as readable text in the widget's place; a failed background renewal
+ * is retried and shown only once the current token has run out. Plain JS, no build step.
  */
 (() => {
   "use strict";
@@ -21,6 +22,9 @@
   const EXPIRED_CHECK_MS = 1000;
   const EXPIRED_REFRESH_EVERY_MS = 60000;
   const MAX_TIMEOUT_MS = 2147483647;
+  // A failed background renewal is retried after 1 s, 2 s, 4 s ... at most 30 s apart.
+  const RETRY_FIRST_MS = 1000;
+  const RETRY_MAX_MS = 30000;
   const scripts = new Map();
   const widgets = new WeakMap();
 
@@ -167,6 +171,8 @@
       this.buttonLabel = (button && button.textContent) || "Connect an account";
       this.hub = null;
       this.refreshTimer = 0;
+      this.refreshFailures = 0;
+      this.expiresAt = 0;
       this.expiredTimer = 0;
       this.lastExpiredRefresh = -Infinity;
       this.refreshing = null;
@@ -210,11 +216,14 @@
     }
 
     fetchToken() {
+      const asked = Date.now();
       return postJSON(this.data.tokenUrl, this.options).then((session) => {
         if (typeof session.token !== "string" || !session.token) {
           throw new RequestError(502, "invalid_session", "The server sent no session token.");
         }
-        return session;
+        // Counted from the request, on this browser's clock: never later than the server's.
+        const lifetime = Math.max(1, Number(session.expires_in) || 1800) * 1000;
+        return { token: session.token, lifetime, expiresAt: asked + lifetime };
       });
     }
 
@@ -250,15 +259,38 @@
     }
 
     setToken(session) {
-      const lifetime = Math.max(1, Number(session.expires_in) || 1800) * 1000;
       this.hub.setAttribute("token", session.token);
+      this.expiresAt = session.expiresAt;
+      this.refreshFailures = 0;
       // Ask for the next token a little before this one runs out (60 s, less if it is short).
-      const lead = Math.min(60000, lifetime * 0.2);
+      const lead = Math.min(60000, session.lifetime * 0.2);
+      const wait = session.expiresAt - lead - Date.now();
+      this.schedule(() => this.refresh(), Math.max(1000, wait));
+    }
+
+    schedule(action, wait) {
       window.clearTimeout(this.refreshTimer);
-      this.refreshTimer = window.setTimeout(
-        () => this.refresh(),
-        Math.min(MAX_TIMEOUT_MS, Math.max(1000, lifetime - lead)),
-      );
+      this.refreshTimer = window.setTimeout(action, Math.min(MAX_TIMEOUT_MS, Math.max(0, wait)));
+    }
+
+    /** A background renewal failed while the Hub still has a token: keep the Hub, which
+     * works until that token runs out. A passing failure (network, 408, 429, 5xx) is tried
+     * again with backoff; the failure is shown only when the token has expired. */
+    renewalFailed(error) {
+      const left = this.expiresAt - Date.now();
+      if (left <= 0) {
+        this.fail(error, "session");
+        return;
+      }
+      const status = error instanceof RequestError ? error.status : 0;
+      const passing = status === 0 || status === 408 || status === 429 || status >= 500;
+      if (!passing) {
+        this.schedule(() => this.fail(error, "session"), left);
+        return;
+      }
+      const backoff = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** this.refreshFailures);
+      this.refreshFailures += 1;
+      this.schedule(() => this.refresh(), Math.min(backoff, left));
     }
 
     /** Fetch the next token; ``restart`` builds a new element (the Hub keeps an empty
@@ -275,7 +307,14 @@
               this.setToken(session);
             }
           })
-          .catch((error) => this.fail(error, "session"))
+          .catch((error) => {
+            if (!this.hub) return;
+            if (restart) {
+              this.fail(error, "session");
+            } else {
+              this.renewalFailed(error);
+            }
+          })
           .finally(() => {
             this.refreshing = null;
           });
