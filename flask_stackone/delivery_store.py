@@ -93,15 +93,12 @@ class SQLiteDeliveryStore:
         self._local = threading.local()
         self._writes = itertools.count(1)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        db = self._db()
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS stackone_deliveries ("
-            " key TEXT PRIMARY KEY, state TEXT NOT NULL, at REAL NOT NULL)"
-        )
-        db.execute(
-            "CREATE INDEX IF NOT EXISTS stackone_deliveries_age ON stackone_deliveries (state, at)"
-        )
+        with self._writing() as db:  # workers starting together take turns
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS stackone_deliveries ("
+                " key TEXT PRIMARY KEY, state TEXT NOT NULL, at REAL NOT NULL)"
+            )  # no index on ``at``: one b-tree per write; the rare prune scans the table
 
     def __repr__(self) -> str:
         return f"<SQLiteDeliveryStore {self.path}>"
@@ -156,10 +153,14 @@ class SQLiteDeliveryStore:
     def remember(self, key: str) -> None:
         now = time.time()
         with self._writing() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO stackone_deliveries (key, state, at) VALUES (?, 'done', ?)",
-                (key, now),
-            )
+            marked = db.execute(
+                "UPDATE stackone_deliveries SET state = 'done', at = ? WHERE key = ?", (now, key)
+            ).rowcount
+            if not marked:
+                db.execute(
+                    "INSERT INTO stackone_deliveries (key, state, at) VALUES (?, 'done', ?)",
+                    (key, now),
+                )
             if next(self._writes) % 500 == 0:  # prune now and then, not on every delivery
                 db.execute(
                     "DELETE FROM stackone_deliveries WHERE state = 'done' AND at < ?",
