@@ -100,9 +100,11 @@ def no_secret_over_http_or_in_errors(monkeypatch: pytest.MonkeyPatch) -> Iterato
 DEFAULT_OWNER = Owner("org_1", "Acme Ltd", "ada@acme.test")
 
 
-def build_app(owner: Owner | None = DEFAULT_OWNER, **config) -> Flask:
+def build_app(
+    owner: Owner | None = DEFAULT_OWNER, instance_path: str | None = None, **config
+) -> Flask:
     """A minimal host app whose signed-in owner is ``owner`` (``None``: nobody)."""
-    app = Flask("host_app")
+    app = Flask("host_app", instance_path=instance_path)
     app.test_client_class = GuardedClient
     app.config.update(
         TESTING=True,

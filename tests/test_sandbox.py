@@ -13,11 +13,11 @@ import pytest
 import requests
 from flask import Flask
 
-from flask_stackone import Owner, account_created, get_client, make_blueprint
+from flask_stackone import Owner, account_created, get_client
 from flask_stackone.errors import ConfigurationError, InvalidRequestError
 from flask_stackone.sandbox import get_sandbox, stop_deliveries, wait_for_deliveries
 
-from .conftest import API_KEY, WEBHOOK_SECRET, GuardedClient, assert_no_secret
+from .conftest import API_KEY, assert_no_secret, build_app
 from .live_server import refused_port, serve
 
 OWNER = Owner("org_1", "Acme Ltd", "ada@acme.test")
@@ -26,22 +26,8 @@ HUB = "/stackone-sandbox/hub"
 
 def sandbox_app(instance: Path, owner: Owner | None = OWNER, **config: Any) -> Flask:
     """A host app with the sandbox on, its instance folder at ``instance``."""
-    app = Flask("host_app", instance_path=str(instance))
-    app.test_client_class = GuardedClient
-    app.config.update(
-        TESTING=True,
-        SECRET_KEY="test-secret-key",
-        STACKONE_API_KEY=API_KEY,
-        STACKONE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-        STACKONE_SANDBOX=True,
-        STACKONE_SANDBOX_DELIVERY_BACKOFF=0.05,
-        STACKONE_MAX_RETRY_WAIT=0.5,
-    )
-    app.config.update(config)
-    bp = make_blueprint()
-    bp.owner_loader(lambda: owner)
-    app.register_blueprint(bp)
-    return app
+    settings = {"STACKONE_SANDBOX": True, "STACKONE_SANDBOX_DELIVERY_BACKOFF": 0.05, **config}
+    return build_app(owner, instance_path=str(instance), **settings)
 
 
 @pytest.fixture
