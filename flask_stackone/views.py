@@ -104,6 +104,7 @@ def read_body(limit: int, what: str = "request body") -> bytes | Response:
         return json_error(400, "invalid_body", f"{what} is incomplete or malformed")
     return too_large() if len(body) > limit else body
 
+
 def _options() -> dict[str, Any] | Response:
     """The request's JSON object of options; empty body means no options."""
     raw = read_body(MAX_OPTIONS_BYTES)
