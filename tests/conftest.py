@@ -11,6 +11,7 @@ import requests
 import responses
 from flask import Flask
 from flask.testing import FlaskClient
+from responses import matchers
 
 from flask_stackone import Owner, errors, make_blueprint
 from flask_stackone.client import is_local_url
@@ -98,6 +99,16 @@ def no_secret_over_http_or_in_errors(monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 
 DEFAULT_OWNER = Owner("org_1", "Acme Ltd", "ada@acme.test")
+
+
+def expect_session(api: responses.RequestsMock, body: dict, **answer) -> None:
+    """StackOne answers one POST /connect_sessions whose JSON body is exactly ``body``."""
+    api.post(
+        f"{API}/connect_sessions",
+        status=201,
+        json={**SESSION, **answer},
+        match=[matchers.json_params_matcher(body, strict_match=True)],
+    )
 
 
 def build_app(

@@ -10,7 +10,6 @@ from flask_wtf.csrf import CSRFProtect
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer
-from responses import matchers
 
 from flask_stackone import (
     AuthenticationError,
@@ -24,6 +23,7 @@ from flask_stackone import (
 )
 from flask_stackone import auth_links as auth_links_module
 
+from . import conftest as shared
 from .conftest import API, API_KEY, SESSION, build_app
 
 ACME = Owner("org_1", "Acme Ltd", "ada@acme.test")
@@ -33,21 +33,14 @@ JSON_HEADERS = {"X-StackOne-Request": "1"}
 
 def expect_session(api, **body):
     """StackOne answers one POST /connect_sessions whose body is exactly ACME + ``body``."""
-    api.post(
-        f"{API}/connect_sessions",
-        status=201,
-        json=SESSION,
-        match=[
-            matchers.json_params_matcher(
-                {
-                    "origin_owner_id": "org_1",
-                    "origin_owner_name": "Acme Ltd",
-                    "origin_username": "ada@acme.test",
-                    **body,
-                },
-                strict_match=True,
-            )
-        ],
+    shared.expect_session(
+        api,
+        {
+            "origin_owner_id": "org_1",
+            "origin_owner_name": "Acme Ltd",
+            "origin_username": "ada@acme.test",
+            **body,
+        },
     )
 
 

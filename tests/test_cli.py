@@ -13,7 +13,8 @@ from responses import matchers
 from flask_stackone import make_blueprint
 from flask_stackone.testing import record_events
 
-from .conftest import API, API_KEY, SESSION, WEBHOOK_SECRET, assert_no_secret, build_app
+from . import conftest as shared
+from .conftest import API, API_KEY, WEBHOOK_SECRET, assert_no_secret, build_app
 from .live_server import serve
 
 OWNER = ["--owner-id", "org_1", "--owner-name", "Acme Ltd"]
@@ -41,16 +42,8 @@ def run(app, *args: str, input: str | None = None):
 
 
 def expect_session(api, **body):
-    api.post(
-        f"{API}/connect_sessions",
-        status=201,
-        json=SESSION,
-        match=[
-            matchers.json_params_matcher(
-                {"origin_owner_id": "org_1", "origin_owner_name": "Acme Ltd", **body},
-                strict_match=True,
-            )
-        ],
+    shared.expect_session(
+        api, {"origin_owner_id": "org_1", "origin_owner_name": "Acme Ltd", **body}
     )
 
 

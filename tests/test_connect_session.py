@@ -8,22 +8,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
-from responses import matchers
 
 from flask_stackone import Owner, connect_session_created
 
-from .conftest import API, API_KEY, SESSION, build_app
+from .conftest import API, API_KEY, build_app, expect_session
 
 HEADERS = {"X-StackOne-Request": "1"}
-
-
-def expect_session(api, body: dict, **answer):
-    api.post(
-        f"{API}/connect_sessions",
-        status=201,
-        json={**SESSION, **answer},
-        match=[matchers.json_params_matcher(body, strict_match=True)],
-    )
 
 
 def owner_body(**extra):
