@@ -14,8 +14,8 @@ from itertools import count
 from statistics import median
 
 from flask_stackone import signals
+from flask_stackone.core.webhooks import parse_event, verify_signature
 from flask_stackone.testing import make_event, sign
-from flask_stackone.webhooks import parse_event, verify_signature
 from tests.gunicorn_server import gunicorn
 
 from .bench_app import WEBHOOK_SECRET, create_app

@@ -1,9 +1,11 @@
-"""The Flask blueprint: ``stackone_bp``, ``make_blueprint`` and what registration sets up."""
+"""Registration: ``stackone_bp``, ``make_blueprint``, and the per-app state built once."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -11,16 +13,15 @@ from flask import Blueprint, Flask, Response, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
-from . import auth_links, hub_assets, views, widget
+from . import assets, routes, widget
 from .cli import init_cli
-from .config import DEFAULTS, apply_defaults, read_settings
-from .errors import ConfigurationError
-from .models import Owner
-from .state import EXTENSION_KEY, StackOneState, make_delivery_store
+from .config import DEFAULTS, Settings, apply_defaults, read_settings
+from .core.client import StackOneClient
+from .core.errors import ConfigurationError, FlaskStackOneError
+from .core.stores import open_store
+from .state import EXTENSION_KEY, OwnerLoader, StackOneState
 
 log = logging.getLogger("flask_stackone")
-
-OwnerLoader = Callable[[], "Owner | None"]
 
 
 class StackOneBlueprint(Blueprint):
@@ -57,21 +58,19 @@ class StackOneBlueprint(Blueprint):
         self.options = options
         self.owner_loader_func: OwnerLoader | None = None
         self.json_endpoints: set[str] = set()
-        self.add_json_route("/connect-session", views.connect_session)
-        self.add_json_route("/accounts/<account_id>/confirm", views.confirm_account)
-        self.add_json_route("/webhooks", views.webhook)
+        self.add_json_route("/connect-session", routes.connect_session)
+        self.add_json_route("/accounts/<account_id>/confirm", routes.confirm_account)
+        self.add_json_route("/webhooks", routes.webhook)
         self.add_url_rule(
-            "/link/<signed>", view_func=auth_links.onboarding_page, methods=["GET", "POST"]
+            "/link/<signed>", view_func=routes.onboarding_page, methods=["GET", "POST"]
         )
-        self.add_json_route("/link/<signed>/session", auth_links.onboarding_session)
-        self.add_url_rule(
-            "/hub/<version>/webcomponent.js", "hub_script", hub_assets.hub_script_view
-        )
-        self.add_url_rule("/glue/<digest>/hub.js", "glue_script", widget.glue_view)
+        self.add_json_route("/link/<signed>/session", routes.onboarding_session)
+        self.add_url_rule("/hub/<version>/webcomponent.js", "hub_script", assets.hub_script_view)
+        self.add_url_rule("/glue/<digest>/hub.js", "glue_script", assets.glue_view)
+        self.register_error_handler(FlaskStackOneError, routes.error_answer)
         self.register_error_handler(400, self._bad_request)
         self.cli.help = "StackOne account linking: sessions, accounts, webhooks, sandbox."
         init_cli(self.cli, name)
-        self.cli.add_command(hub_assets.make_cli(name))
         self.record(self._init_app)  # every registration, also under another name
 
     def add_json_route(self, rule: str, view: Callable[..., Response]) -> None:
@@ -80,7 +79,7 @@ class StackOneBlueprint(Blueprint):
         @functools.wraps(view)
         def post_only(**kwargs: Any) -> Response:
             if request.method != "POST":
-                response = views.json_error(
+                response = routes.json_error(
                     405, "method_not_allowed", f"{request.method} is not allowed here; use POST"
                 )
                 response.headers["Allow"] = "POST"
@@ -95,8 +94,8 @@ class StackOneBlueprint(Blueprint):
         """JSON for a 400 raised before our JSON views run (Flask-WTF's CSRF check)."""
         if (request.endpoint or "").rpartition(".")[2] not in self.json_endpoints:
             return exc
-        code = "csrf_failed" if type(exc).__name__ == "CSRFError" else "bad_request"
-        return views.json_error(400, code, exc.description or "bad request")
+        code = "csrf_failed" if _is_csrf_error(exc) else "bad_request"
+        return routes.json_error(400, code, exc.description or "bad request")
 
     def owner_loader(self, func: OwnerLoader) -> OwnerLoader:
         """Decorate the function that returns the signed-in customer as an :class:`Owner`,
@@ -104,47 +103,92 @@ class StackOneBlueprint(Blueprint):
         self.owner_loader_func = func
         return func
 
+    def _current_loader(self) -> OwnerLoader | None:
+        return self.owner_loader_func
+
     def _init_app(self, setup: BlueprintSetupState) -> None:
         app = setup.app
         name = setup.name_prefix + "." + setup.name if setup.name_prefix else setup.name
-        apply_defaults(app.config, self.config_prefix)
-        settings = read_settings(app.config, self.config_prefix, self.options)
-        state = StackOneState(
-            blueprint=self,
-            name=name,
-            settings=settings,
-            delivery_store=make_delivery_store(app, settings),
-        )
-        if settings.sandbox:
-            from .sandbox import install
-
-            install(app, state)
-            settings = state.settings  # the sandbox filled in the key, secret and API URL
-        if settings.api_key:
-            state.client  # noqa: B018 - refuse a bad API URL now, not at the first request
+        state = self._build_state(app, name)
         app.extensions.setdefault(EXTENSION_KEY, {})[name] = state
         widget.register(app, name)
         _exempt_webhook_from_csrf(app)
-        if not settings.api_key:
-            log.warning("%s is not set: the token route will answer 503", settings.name("api_key"))
-        if not settings.webhook_secret:
+        if state.api_client is None:
             log.warning(
-                "%s is not set: the webhook route will answer 503", settings.name("webhook_secret")
+                "%s is not set: the token route will answer 503", state.settings.name("api_key")
             )
+        if not state.settings.webhook_secret:
+            log.warning(
+                "%s is not set: the webhook route will answer 503",
+                state.settings.name("webhook_secret"),
+            )
+
+    def _build_state(self, app: Flask, name: str) -> StackOneState:
+        """The complete state of this registration: settings in use, client, store."""
+        settings = read_settings(app.config, self.config_prefix, self.options)
+        session = sandbox_path = None
+        if settings.sandbox:
+            from .sandbox import install
+
+            mounted = install(app, settings, f"{name}.webhook")
+            settings = dataclasses.replace(
+                settings,
+                api_key=mounted.api_key,
+                webhook_secret=mounted.webhook_secret,
+                api_url=mounted.api_url,
+            )
+            session, sandbox_path = mounted.session, mounted.path
+        apply_defaults(app.config, settings)
+        return StackOneState(
+            name=name,
+            blueprint_name=self.name,
+            settings=settings,
+            delivery_store=open_store(
+                settings.delivery_store, app.instance_path, settings.name("delivery_store")
+            ),
+            owner_loader=self._current_loader,
+            loader_hint=(
+                "@stackone_bp.owner_loader"
+                if self is stackone_bp
+                else f"the owner_loader of the blueprint make_blueprint({self.name!r}) returned"
+            ),
+            api_client=_make_client(settings, session),
+            sandbox_path=sandbox_path,
+        )
+
+
+def _make_client(settings: Settings, session: Any) -> StackOneClient | None:
+    """The pooled client, or ``None`` without an API key (refusing a bad URL now)."""
+    if not settings.api_key:
+        return None
+    return StackOneClient(
+        settings.api_key,
+        settings.api_url,
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+        max_retry_wait=settings.max_retry_wait,
+        session=session,
+    )
+
+
+def _is_csrf_error(exc: HTTPException) -> bool:
+    """Flask-WTF's CSRF failure (only ever raised when Flask-WTF is imported)."""
+    csrf = sys.modules.get("flask_wtf.csrf")
+    return csrf is not None and isinstance(exc, csrf.CSRFError)
 
 
 def _exempt_webhook_from_csrf(app: Flask) -> None:
     """Exempt the webhook view (only it) from Flask-WTF's CSRFProtect, set up before or after."""
     csrf = app.extensions.get("csrf")
     if csrf is not None:
-        csrf.exempt(views.webhook)
+        csrf.exempt(routes.webhook)
         return
 
     @app.before_request
     def exempt_when_csrf_appears() -> None:  # runs before CSRFProtect's own hook
         late = app.extensions.get("csrf")
         if late is not None:
-            late.exempt(views.webhook)
+            late.exempt(routes.webhook)
 
 
 def make_blueprint(name: str = "stackone", **kwargs: Any) -> StackOneBlueprint:

@@ -14,17 +14,17 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import click
-import requests
+from flask import current_app
 from flask.cli import AppGroup
 
-from . import errors
-from .auth_links import create_auth_link, external_url, onboarding_link
-from .models import Account, Owner
-from .sandbox.cli import sandbox_cli
+from .core import errors
+from .core.hub_script import HUB_VERSION, PACKAGE
+from .core.models import Account, Owner, format_datetime
+from .core.webhooks import SIGNATURE_HEADER, build_event_body, compute_signature
+from .hub_commands import force_option, install_and_report, report_status, version_option
+from .services.linking import check_options, create_session
+from .services.onboarding import create_auth_link, external_url, onboarding_link
 from .state import get_state
-from .testing import make_event, sign
-from .views import check_options, create_session
-from .webhooks import SIGNATURE_HEADER
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,7 +34,8 @@ def init_cli(group: AppGroup, blueprint_name: str) -> None:
     _add_session_commands(group, blueprint_name)
     _add_accounts_commands(group, blueprint_name)
     _add_trigger_command(group, blueprint_name)
-    group.add_command(sandbox_cli)
+    _add_hub_commands(group, blueprint_name)
+    _add_sandbox_commands(group)
 
 
 def _friendly(func: F) -> F:
@@ -115,7 +116,7 @@ def _add_session_commands(group: AppGroup, name: str) -> None:
         options = check_options(
             state.settings, {"provider": provider, "categories": list(categories) or None}
         )
-        created = create_session(state, owner, state.settings.session_expires_in, **options)
+        created = create_session(state, owner, state.settings.session_expires_in, options)
         click.echo(f"session:   {created.id}")
         click.echo(f"token:     {created.token}")
         click.echo(f"auth link: {created.auth_link_url or '(none in StackOne answer)'}")
@@ -181,7 +182,7 @@ def _add_session_commands(group: AppGroup, name: str) -> None:
 
 def _account_dict(account: Account) -> dict[str, Any]:
     def iso(moment: datetime | None) -> str | None:
-        return moment.isoformat().replace("+00:00", "Z") if moment else None
+        return format_datetime(moment, "auto") if moment else None
 
     return {
         **account.summary(),
@@ -315,18 +316,24 @@ def _add_trigger_command(group: AppGroup, name: str) -> None:
                 )
             secret = state.settings.webhook_secret[0]
         fields = {"origin_owner_id": owner_id, "origin_owner_name": owner_name}
-        body = make_event(
+        body = build_event_body(
             event,
             account_id=account_id,
             provider=provider,
+            project_id="test-project",
             **{k: v for k, v in fields.items() if v is not None},
         )
         target = url or external_url(state, "webhook", base_url)
+        import requests
+
         try:
             answer = requests.post(
                 target,
                 data=body,
-                headers={SIGNATURE_HEADER: sign(body, secret), "Content-Type": "application/json"},
+                headers={
+                    SIGNATURE_HEADER: compute_signature(body, secret),
+                    "Content-Type": "application/json",
+                },
                 timeout=state.settings.timeout,
                 allow_redirects=False,
             )
@@ -340,3 +347,41 @@ def _add_trigger_command(group: AppGroup, name: str) -> None:
             click.echo(answer.text[:500].rstrip())
         if not 200 <= answer.status_code < 300:
             click.get_current_context().exit(1)
+
+
+def _add_hub_commands(group: AppGroup, name: str) -> None:
+
+    @group.group("hub", help=f"The pinned StackOne Hub script ({PACKAGE} {HUB_VERSION}).")
+    def hub() -> None:
+        pass
+
+    @hub.command("install")
+    @version_option
+    @force_option
+    def install_command(version: str, force: bool) -> None:
+        """Fetch the pinned Hub script with npm, verify it and cache it for every app."""
+        install_and_report(version, get_state(name=name).settings.hub_dir, force)
+
+    @hub.command("status")
+    def status_command() -> None:
+        """Say where the widget loads the Hub script from; exit 1 when it has no source."""
+        settings = get_state(name=name).settings
+        report_status(settings.hub_dir, settings.hub_script_url)
+
+
+def _add_sandbox_commands(group: AppGroup) -> None:
+
+    @group.group("sandbox")
+    def sandbox() -> None:
+        """The offline StackOne sandbox (STACKONE_SANDBOX)."""
+
+    @sandbox.command("reset")
+    def reset_command() -> None:
+        """Forget every sandbox session, account and webhook delivery."""
+        from .sandbox import get_sandbox, reset
+
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        if get_sandbox(app) is None:
+            raise click.ClickException("the sandbox is not on: set STACKONE_SANDBOX = True")
+        reset(app)
+        click.echo("Sandbox reset: sessions, accounts and webhook deliveries are gone.")

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .client import check_api_url
-from .errors import ConfigurationError
+from .core.client import check_api_url
+from .core.errors import ConfigurationError
 
 #: Every setting (without its prefix) and its default.
 DEFAULTS: dict[str, Any] = {
@@ -43,7 +43,8 @@ DEFAULTS: dict[str, Any] = {
     "SANDBOX_DELIVERY_BACKOFF": 1.0,
 }
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+#: A connector key or category: matched against the whole value (``fullmatch``).
+SLUG = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,17 @@ class Settings:
         return self.prefix + key.upper()
 
 
-def apply_defaults(config: dict[str, Any], prefix: str) -> None:
-    for key, value in DEFAULTS.items():
-        config.setdefault(prefix + key, value)
+def apply_defaults(config: dict[str, Any], settings: Settings) -> None:
+    """Fill in ``config`` the settings it lacks, with the values in use (not stale defaults:
+    the sandbox's generated key, for one). Keys already set are left as they are."""
+    in_use = {f.name: getattr(settings, f.name) for f in fields(settings)}
+    for key in DEFAULTS:
+        value = in_use[key.lower()]
+        if isinstance(value, frozenset):
+            value = sorted(value)
+        elif key == "WEBHOOK_SECRET":
+            value = list(value) or None
+        config.setdefault(settings.prefix + key, value)
 
 
 def read_settings(
@@ -128,7 +137,7 @@ def read_settings(
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         values = frozenset(value)
-        bad = [v for v in values if not isinstance(v, str) or not SLUG.match(v)]
+        bad = [v for v in values if not isinstance(v, str) or not SLUG.fullmatch(v)]
         if bad:
             raise ConfigurationError(f"{prefix}{key} has invalid entries: {bad!r}")
         return values

@@ -1,79 +1,65 @@
 """Per-app state: what one registration of the blueprint keeps in ``app.extensions``.
 
 ``app.extensions["stackone"]`` maps each registered blueprint name to its
-:class:`StackOneState`. Nothing per-app is stored on the blueprint object itself.
+:class:`StackOneState`, built once, complete, when the blueprint is registered, and never
+changed afterwards. Nothing per-app is stored on the blueprint object itself.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 
-from .client import StackOneClient
 from .config import Settings
-from .delivery_store import DeliveryStore, MemoryDeliveryStore, SQLiteDeliveryStore
-from .errors import ConfigurationError
+from .core.errors import ConfigurationError, NotRegisteredError
+from .core.stores import DeliveryStore
 
 if TYPE_CHECKING:
-    from .blueprint import StackOneBlueprint
+    from .core.client import StackOneClient
+    from .core.models import Owner
 
 EXTENSION_KEY = "stackone"
 
+OwnerLoader = Callable[[], "Owner | None"]
 
-@dataclass
+
+@dataclass(frozen=True)
 class StackOneState:
-    """One blueprint's settings, client and delivery store on one app."""
+    """One blueprint's settings, client, delivery store and owner loader on one app.
 
-    blueprint: StackOneBlueprint
+    :ivar name: the registered name (``"parent.stackone"`` when nested).
+    :ivar blueprint_name: the blueprint's own name.
+    :ivar owner_loader: returns the host's owner loader function (``None`` until decorated).
+    :ivar loader_hint: how the host names the decorator, for error messages.
+    :ivar sandbox_path: where the sandbox is mounted on the app, when it is on.
+    """
+
     name: str
+    blueprint_name: str
     settings: Settings
     delivery_store: DeliveryStore
-    _client: StackOneClient | None = None
+    owner_loader: Callable[[], OwnerLoader | None]
+    loader_hint: str
+    api_client: StackOneClient | None = field(default=None, repr=False)
+    sandbox_path: str | None = None
 
     @property
     def client(self) -> StackOneClient:
         """The app's pooled client. :raises ConfigurationError: no API key is set."""
-        if self._client is None:
-            if not self.settings.api_key:
-                raise ConfigurationError(
-                    f"{self.settings.name('api_key')} is not set: "
-                    "flask-stackone cannot call StackOne"
-                )
-            self._client = StackOneClient(
-                self.settings.api_key,
-                self.settings.api_url,
-                timeout=self.settings.timeout,
-                max_retries=self.settings.max_retries,
-                max_retry_wait=self.settings.max_retry_wait,
+        if self.api_client is None:
+            raise ConfigurationError(
+                f"{self.settings.name('api_key')} is not set: flask-stackone cannot call StackOne"
             )
-        return self._client
+        return self.api_client
 
     def url_for(self, endpoint: str, **values: Any) -> str:
-        """``url_for`` of one of this blueprint's endpoints (``"webhooks"`` ...)."""
+        """``url_for`` of one of this blueprint's endpoints (``"webhook"`` ...)."""
         from flask import url_for
 
         return url_for(f"{self.name}.{endpoint}", **values)
-
-
-def make_delivery_store(app: Flask, settings: Settings) -> DeliveryStore:
-    """``None`` -> in memory; a string -> SQLite file (relative to the instance folder)."""
-    value = settings.delivery_store
-    if value is None:
-        return MemoryDeliveryStore()
-    if isinstance(value, (str, os.PathLike)):
-        path = os.fspath(value)
-        if path.startswith("sqlite:///"):
-            path = path[len("sqlite:///") :]
-        return SQLiteDeliveryStore(os.path.join(app.instance_path, path))
-    if all(callable(getattr(value, m, None)) for m in ("claim", "remember", "release")):
-        return value
-    raise ConfigurationError(
-        f"{settings.name('delivery_store')} must be None, a SQLite file path, or an object "
-        "with claim(), remember() and release()"
-    )
 
 
 def get_state(app: Flask | None = None, name: str = "stackone") -> StackOneState:
@@ -82,19 +68,24 @@ def get_state(app: Flask | None = None, name: str = "stackone") -> StackOneState
     ``name`` is the registered name (``"parent.stackone"`` when nested); the blueprint's
     own name also finds it when it is registered once on the app.
 
-    :raises RuntimeError: the blueprint is not registered on that app.
+    :raises NotRegisteredError: the blueprint is not registered on that app.
     """
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     states: dict[str, StackOneState] = app.extensions.get(EXTENSION_KEY, {})
     if name in states:
         return states[name]
-    found = [state for state in states.values() if state.blueprint.name == name]
+    found = [state for state in states.values() if state.blueprint_name == name]
     if len(found) == 1:
         return found[0]
-    raise RuntimeError(
+    raise NotRegisteredError(
         f"flask-stackone blueprint {name!r} is not registered on this app: "
         "call app.register_blueprint(stackone_bp)"
     )
+
+
+def request_state() -> StackOneState:
+    """The state of the blueprint serving the current request."""
+    return get_state(name=request.blueprint or "stackone")
 
 
 def get_client(app: Flask | None = None, name: str = "stackone") -> StackOneClient:

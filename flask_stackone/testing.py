@@ -6,10 +6,8 @@ through a Flask test client; ``record_events`` captures the signals the plugin s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Any
 
 from flask import Flask
@@ -17,9 +15,9 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from . import signals
-from .models import WebhookEvent
+from .core.models import WebhookEvent
+from .core.webhooks import SIGNATURE_HEADER, build_event_body, compute_signature
 from .state import get_state
-from .webhooks import SIGNATURE_HEADER, compute_signature
 
 __all__ = ["make_event", "post_event", "record_events", "sign"]
 
@@ -34,19 +32,9 @@ def make_event(event: str, *, account_id: str = "acc_test_1", **fields: Any) -> 
 
     ``make_event("account.created", account_id="acc_1", origin_owner_id="org_1")``
     """
-    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    body: dict[str, Any] = {
-        "project_id": "test-project",
-        "event": event,
-        "event_date": now,
-        "record_type": "account",
-        "record_id": account_id,
-        "sent_at": now,
-        "account_id": account_id,
-        "provider": "bamboohr",
-    }
-    body.update(fields)
-    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+    fields.setdefault("provider", "bamboohr")
+    fields.setdefault("project_id", "test-project")
+    return build_event_body(event, account_id=account_id, **fields)
 
 
 def post_event(

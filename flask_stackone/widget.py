@@ -1,6 +1,6 @@
 """``{{ stackone_hub() }}``: the Jinja global that puts the StackOne Hub in a page.
 
-It renders a placeholder ``<div>`` whose data attributes carry the options, and our small glue
+Rendering only: a placeholder ``<div>`` whose data attributes carry the options, and our glue
 script (``static/stackone/hub.js``). The glue fetches a session token from the token route,
 loads the pinned Hub script (with its SRI hash) only when the widget is shown, and confirms
 the linked account server-side. No token and no key is ever written into the HTML.
@@ -9,21 +9,18 @@ the linked account server-side. No token and no key is ever written into the HTM
 from __future__ import annotations
 
 import functools
-import gzip
-import hashlib
 import json
 import logging
 import re
-import threading
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, g, render_template, url_for
+from flask import Flask, current_app, g, render_template, request, url_for
 from markupsafe import Markup
 
-from .client import DEFAULT_API_URL
-from .hub_assets import HUB_VERSION, INSTALL_COMMAND, PACKAGE, PINS, is_installed, script_response
+from .assets import glue
+from .core.client import DEFAULT_API_URL
+from .core.hub_script import HUB_VERSION, INSTALL_COMMAND, PACKAGE, PINS, is_installed
 from .state import EXTENSION_KEY, StackOneState
 
 log = logging.getLogger("flask_stackone")
@@ -43,32 +40,6 @@ def register(app: Flask, blueprint_name: str) -> None:
     app.jinja_env.globals.setdefault("_stackone_hub_widget", render)
 
 
-GLUE = Path(__file__).parent / "static" / "stackone" / "hub.js"
-_glue: dict[tuple[int, int], tuple[bytes, bytes, str]] = {}
-_glue_lock = threading.Lock()
-
-
-def glue() -> tuple[bytes, bytes, str]:
-    """Our glue script, its gzip copy and its digest (read again when the file changes)."""
-    stat = GLUE.stat()
-    key = (stat.st_mtime_ns, stat.st_size)
-    with _glue_lock:
-        cached = _glue.get(key)
-        if cached is None:
-            data = GLUE.read_bytes()
-            cached = (data, gzip.compress(data, 9, mtime=0), hashlib.sha256(data).hexdigest()[:16])
-            _glue.clear()
-            _glue[key] = cached
-    return cached
-
-
-def glue_view(digest: str) -> Response:
-    """``GET <prefix>/glue/<digest>/hub.js``: immutable under its digest, gzip when accepted.
-    An old digest (a page rendered before an upgrade) gets the current script, revalidated."""
-    data, gzipped, current = glue()
-    return script_response(data, gzipped, current, immutable=digest == current)
-
-
 def script_source(state: StackOneState) -> tuple[str, str] | None:
     """``(src, integrity)`` of the Hub script: the CDN URL when configured, else the
     self-hosted copy when installed, else ``None``."""
@@ -85,12 +56,22 @@ def hub_urls(state: StackOneState) -> tuple[str | None, str | None]:
 
     In sandbox mode both point at the sandbox, as this browser reaches it.
     """
-    if state.settings.sandbox:
-        from . import sandbox
-
-        return sandbox.hub_base_url(), sandbox.hub_app_url()
+    if state.sandbox_path is not None:
+        sandbox_url = request.root_url.rstrip("/") + state.sandbox_path
+        return sandbox_url, sandbox_url
     api_url = state.settings.api_url.rstrip("/")
     return (None if api_url == DEFAULT_API_URL else api_url), None
+
+
+def hub_base_url(blueprint: str = "stackone") -> str | None:
+    """The Hub's ``base-url`` in the current request: the sandbox's or a non-default API
+    URL; ``None`` keeps the Hub's default (StackOne)."""
+    return hub_urls(_state(blueprint, None))[0]
+
+
+def hub_app_url(blueprint: str = "stackone") -> str | None:
+    """The Hub's ``app-url`` (OAuth popup callbacks) in the current request, or ``None``."""
+    return hub_urls(_state(blueprint, None))[1]
 
 
 def _text(name: str, value: Any) -> str | None:
@@ -207,7 +188,7 @@ def render_hub(
         "token_url": _text("token_url", token_url) or url_for(f"{state.name}.connect_session"),
         "confirm": _flag("confirm", confirm),
         "confirm_url": url_for(f"{state.name}.confirm_account", account_id=ACCOUNT_PLACEHOLDER),
-        "glue_src": url_for(f"{state.name}.glue_script", digest=glue()[2]),
+        "glue_src": url_for(f"{state.name}.glue_script", digest=glue().etag),
         "package": PACKAGE,
         "version": HUB_VERSION,
         "install_command": INSTALL_COMMAND,

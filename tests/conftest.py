@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from responses import matchers
 
 from flask_stackone import Owner, errors, make_blueprint
-from flask_stackone.client import is_local_url
+from flask_stackone.core.client import is_local_url
 
 API_KEY = "sk_test_VERYSECRETKEY_4f2a9c"
 WEBHOOK_SECRET = "whsec_test_secret"

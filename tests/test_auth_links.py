@@ -21,7 +21,7 @@ from flask_stackone import (
     make_blueprint,
     onboarding_link,
 )
-from flask_stackone import auth_links as auth_links_module
+from flask_stackone.services import onboarding as auth_links_module
 
 from . import conftest as shared
 from .conftest import API, API_KEY, SESSION, build_app

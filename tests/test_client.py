@@ -13,9 +13,9 @@ import requests
 from flask import Flask, Response
 from responses import matchers
 
-import flask_stackone.client as client_module
+import flask_stackone.core.client as client_module
 from flask_stackone import StackOneClient, errors
-from flask_stackone.client import USER_AGENT, parse_retry_after
+from flask_stackone.core.client import USER_AGENT, parse_retry_after
 
 from .conftest import API, API_KEY
 from .live_server import refused_port, serve

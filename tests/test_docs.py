@@ -190,10 +190,15 @@ def test_samples_run(page: Path, sandboxed: Path) -> None:
 
 
 def test_troubleshooting_lists_every_error_code_the_routes_answer() -> None:
+    package = ROOT / "flask_stackone"
     source = "\n".join(
-        p.read_text(encoding="utf-8") for p in (ROOT / "flask_stackone").glob("*.py")
+        p.read_text(encoding="utf-8")
+        for p in package.rglob("*.py")
+        if "sandbox" not in p.relative_to(package).parts
     )
     codes = set(re.findall(r'json_error\(\s*\d{3},\s*"([a-z_]+)"', source))
+    codes |= set(re.findall(r'return\s*\(?\s*\d{3},\s*"([a-z_]+)"', source))
+    codes |= set(re.findall(r'code="([a-z_]+)"', source))
     codes |= set(re.findall(r'InvalidOptionError\(\s*"([a-z_]+)"', source))
     codes |= set(re.findall(r'^\s+code = "([a-z_]+)"', source, re.M))
     assert {"not_signed_in", "invalid_signature", "stackone_timeout"} <= codes

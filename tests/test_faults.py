@@ -16,7 +16,7 @@ import pytest
 import requests
 from flask import Flask, Response, jsonify, request
 
-import flask_stackone.client as client_module
+import flask_stackone.core.client as client_module
 from flask_stackone.sandbox import delivery
 from flask_stackone.sandbox.connectors import BY_KEY
 from flask_stackone.sandbox.state import get_sandbox, wait_for_deliveries

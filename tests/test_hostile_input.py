@@ -17,7 +17,7 @@ import requests
 from itsdangerous import URLSafeSerializer
 
 from flask_stackone import Owner, account_created, onboarding_link
-from flask_stackone import auth_links as auth_links_module
+from flask_stackone.services import onboarding as auth_links_module
 from flask_stackone.testing import make_event, record_events, sign
 
 from .conftest import API, WEBHOOK_SECRET, assert_no_secret, build_app

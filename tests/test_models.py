@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 import pytest
 
 from flask_stackone import Account, Owner
-from flask_stackone.models import parse_datetime
+from flask_stackone.core.models import parse_datetime
 
 
 def test_owner_requires_id_and_name():

@@ -14,7 +14,7 @@ import requests
 from flask import Flask
 
 from flask_stackone import Owner, account_created, get_client
-from flask_stackone.errors import ConfigurationError, InvalidRequestError
+from flask_stackone.core.errors import ConfigurationError, InvalidRequestError
 from flask_stackone.sandbox import get_sandbox, stop_deliveries, wait_for_deliveries
 
 from .conftest import API_KEY, assert_no_secret, build_app

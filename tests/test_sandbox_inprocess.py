@@ -16,19 +16,14 @@ from flask import Flask, g, request
 from flask_wtf import CSRFProtect
 
 from flask_stackone import get_client, get_state, make_blueprint
-from flask_stackone.errors import NotFoundError
+from flask_stackone.core.errors import NotFoundError
+from flask_stackone.core.webhooks import SIGNATURE_HEADER, compute_signature
 from flask_stackone.sandbox import delivery as delivery_module
-from flask_stackone.sandbox import (
-    get_sandbox,
-    hub_app_url,
-    hub_base_url,
-    stop_deliveries,
-    wait_for_deliveries,
-)
+from flask_stackone.sandbox import get_sandbox, stop_deliveries, wait_for_deliveries
 from flask_stackone.sandbox import store as store_module
 from flask_stackone.sandbox.delivery import Deliverer
 from flask_stackone.sandbox.store import SandboxStore
-from flask_stackone.webhooks import SIGNATURE_HEADER, compute_signature
+from flask_stackone.widget import hub_app_url, hub_base_url
 
 from .conftest import API_KEY, WEBHOOK_SECRET, build_app
 from .live_server import refused_port, serve

@@ -1,4 +1,4 @@
-"""flask_stackone.webhooks: StackOne's signature scheme and event parsing, no Flask."""
+"""flask_stackone.core.webhooks: StackOne's signature scheme and event parsing, no Flask."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from flask_stackone import (
     parse_event,
     verify_signature,
 )
-from flask_stackone.errors import InvalidPayloadError, SignatureVerificationError
+from flask_stackone.core.errors import InvalidPayloadError, SignatureVerificationError
+from flask_stackone.core.webhooks import compute_signature
 from flask_stackone.testing import make_event, sign
-from flask_stackone.webhooks import compute_signature
 
 VECTOR_SECRET = "whsec_test_secret"
 VECTOR_BODY = b'{"event":"account.created","account_id":"acc_1"}'

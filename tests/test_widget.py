@@ -13,7 +13,7 @@ import pytest
 import responses
 from flask import Flask, render_template_string
 
-from flask_stackone.hub_assets import HUB_VERSION, PINS
+from flask_stackone.core.hub_script import HUB_VERSION, PINS
 
 from .conftest import API_KEY, build_app
 
@@ -337,7 +337,7 @@ def test_concurrent_first_renders_never_lose_the_cached_glue(
     its own copy. Both must get the script, whatever the order of their steps."""
     import threading
 
-    from flask_stackone import widget
+    from flask_stackone import assets
 
     clearing, checked, stored, cleared, looked = (threading.Event() for _ in range(5))
 
@@ -373,12 +373,12 @@ def test_concurrent_first_renders_never_lose_the_cached_glue(
             finally:
                 looked.set()
 
-    monkeypatch.setattr(widget, "_glue", Interleaving())
+    monkeypatch.setattr(assets._glue_cache, "_entries", Interleaving())
     results: list[object] = []
 
     def first_render() -> None:
         try:
-            results.append(widget.glue()[0])
+            results.append(assets.glue().data)
         except Exception as exc:  # the failure under test: keep it to compare
             results.append(exc)
 
@@ -388,4 +388,4 @@ def test_concurrent_first_renders_never_lose_the_cached_glue(
     threads[1].start()
     for thread in threads:
         thread.join(5)
-    assert results == [widget.GLUE.read_bytes()] * 2
+    assert results == [assets.GLUE.read_bytes()] * 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from ..core.errors import FlaskStackOneError
 from .connectors import Connector
 from .state import Sandbox, now_iso
 
@@ -17,7 +18,7 @@ from .state import Sandbox, now_iso
 STATUSES = ("active", "inactive", "suspended", "archived", "expired", "error")
 
 
-class SandboxError(Exception):
+class SandboxError(FlaskStackOneError):
     """A request the sandbox refuses: ``status`` and StackOne's error fields."""
 
     def __init__(self, status: int, message: str, **extra: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Response, jsonify, request, url_for
 
-from ..models import CATEGORIES
+from ..core.models import CATEGORIES
 from . import accounts
 from .accounts import SandboxError, public
 from .connectors import BY_INTEGRATION_ID, BY_KEY, Connector, offered

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import requests
 
-from ..webhooks import SIGNATURE_HEADER, compute_signature
+from ..core.webhooks import SIGNATURE_HEADER, compute_signature
 from .store import SandboxStore
 
 log = logging.getLogger("flask_stackone.sandbox")

@@ -10,6 +10,8 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Response, abort, redirect, render_template, request, url_for
 
+from ..core.hub_script import is_installed
+from ..core.models import format_datetime
 from . import accounts
 from .accounts import STATUSES, SandboxError
 from .api import answer, create_attempt, offered_connector, sandbox, session_attempt
@@ -173,9 +175,8 @@ def auth_link(token: str) -> Response:
 
 
 def _hub_available() -> bool:
-    from ..widget import script_source
-
-    return script_source(sandbox().state) is not None
+    settings = sandbox().settings
+    return bool(settings.hub_script_url) or is_installed(settings.hub_dir)
 
 
 def auth_link_session(token: str) -> Response:
@@ -189,7 +190,7 @@ def auth_link_session(token: str) -> Response:
         {
             "token": token,
             "expires_in": max(1, int(expires - time.time())),
-            "expires_at": expires_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "expires_at": format_datetime(expires_at, "seconds"),
         }
     )
 

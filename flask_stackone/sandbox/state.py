@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import os
 import secrets
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from flask import Blueprint, Flask, current_app, has_request_context, request, url_for
 
-from ..client import StackOneClient, is_local_url
-from ..config import DEFAULTS
-from ..errors import ConfigurationError
-from ..state import StackOneState
+from ..config import DEFAULTS, Settings
+from ..core.client import is_local_url
+from ..core.errors import ConfigurationError
+from ..core.models import format_datetime
+from ..core.webhooks import build_event_body
 from .delivery import Deliverer
 from .store import SandboxStore
 from .transport import IN_PROCESS_KEY, IN_PROCESS_URL, WSGIAdapter
@@ -40,35 +39,55 @@ BANNER = """
 
 def now_iso() -> str:
     """The current UTC time as StackOne writes it: ISO 8601 with milliseconds and ``Z``."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return format_datetime()
+
+
+@dataclass(frozen=True)
+class SandboxMount:
+    """What the plugin needs to reach the sandbox mounted on its app.
+
+    :ivar session: a ``requests`` session answering from the app in process, or ``None``
+        when the plugin reaches a local sandbox server over HTTP at ``api_url``.
+    """
+
+    api_key: str
+    webhook_secret: tuple[str, ...]
+    api_url: str
+    session: requests.Session | None
+    path: str
 
 
 class Sandbox:
     """The sandbox of one app: its store, its deliverer and the URLs it learned."""
 
-    def __init__(self, app: Flask, state: StackOneState, store: SandboxStore) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        settings: Settings,
+        store: SandboxStore,
+        *,
+        api_key: str,
+        webhook_secret: str,
+        webhook_endpoint: str,
+    ) -> None:
         self.app = app
-        self.state = state
+        self.settings = settings
+        self.api_key = api_key
+        self.webhook_secret = webhook_secret
+        self.webhook_endpoint = webhook_endpoint
         self.store = store
         self.project_id = store.meta("project_id", lambda: f"sbx-project-{secrets.token_hex(4)}")
         self.organization_id = store.meta("organization_id", lambda: "sbx-org-1")
         self.public_url: str | None = None
         self.learned_webhook_url: str | None = None
-        settings = state.settings
         self.deliverer = Deliverer(
             store,
             target=self.webhook_url,
-            secret=lambda: self.state.settings.webhook_secret[0],
+            secret=lambda: self.webhook_secret,
             attempts=settings.sandbox_delivery_attempts,
             backoff=settings.sandbox_delivery_backoff,
             timeout=settings.timeout,
         )
-
-    @property
-    def api_key(self) -> str:
-        key = self.state.settings.api_key
-        assert key is not None
-        return key
 
     def learn(self) -> None:
         """Remember the app's public root and webhook URL from a request a real server
@@ -80,7 +99,7 @@ class Sandbox:
         if root == self.public_url:
             return
         self.public_url = root
-        self.learned_webhook_url = url_for(f"{self.state.name}.webhook", _external=True)
+        self.learned_webhook_url = url_for(self.webhook_endpoint, _external=True)
         self.store.set_meta("public_url", root)
         self.deliverer.kick()
 
@@ -98,34 +117,28 @@ class Sandbox:
     def webhook_url(self) -> str | None:
         """Where deliveries go: ``STACKONE_SANDBOX_WEBHOOK_URL``, else the app's own
         webhook route as learned from served requests or built from ``SERVER_NAME``."""
-        configured = self.state.settings.sandbox_webhook_url
+        configured = self.settings.sandbox_webhook_url
         if configured:
             return configured
         if self.learned_webhook_url:
             return self.learned_webhook_url
         if self.app.config.get("SERVER_NAME"):
             with self.app.app_context():
-                return url_for(f"{self.state.name}.webhook", _external=True)
+                return url_for(self.webhook_endpoint, _external=True)
         return None
 
     def emit(self, event: str, account: dict[str, Any]) -> None:
         """Queue the webhook StackOne sends for ``event`` on ``account``; send it soon."""
-        now = now_iso()
-        body: dict[str, Any] = {
-            "project_id": self.project_id,
-            "event": event,
-            "event_date": now,
-            "record_type": "account",
-            "record_id": account["id"],
-            "sent_at": now,
-            "account_id": account["id"],
-            "provider": account["provider"],
-            "origin_owner_id": account.get("origin_owner_id"),
-            "origin_owner_name": account.get("origin_owner_name"),
-            "origin_username": account.get("origin_username"),
-            "setup_information": account.get("setup_information") or {},
-        }
-        raw = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        raw = build_event_body(
+            event,
+            account_id=account["id"],
+            provider=account["provider"],
+            project_id=self.project_id,
+            origin_owner_id=account.get("origin_owner_id"),
+            origin_owner_name=account.get("origin_owner_name"),
+            origin_username=account.get("origin_username"),
+            setup_information=account.get("setup_information") or {},
+        )
         self.store.enqueue(event, account["id"], raw)
         self.deliverer.kick()
 
@@ -136,19 +149,19 @@ def get_sandbox(app: Flask | None = None) -> Sandbox | None:
     return app.extensions.get(EXTENSION_KEY)
 
 
-def install(app: Flask, state: StackOneState) -> Sandbox:
-    """Mount the sandbox on ``app`` for the blueprint whose state is ``state``.
+def install(app: Flask, settings: Settings, webhook_endpoint: str) -> SandboxMount:
+    """Mount the sandbox on ``app`` for a StackOne blueprint with these ``settings``, whose
+    webhook route is the endpoint ``webhook_endpoint``.
 
-    Fills in what is not configured (an API key and a webhook secret, generated once
-    and kept in the sandbox's database; the API URL) and points the client at the
-    sandbox: in process, or over HTTP when ``STACKONE_API_URL`` names a local server.
+    Gives what is not configured (an API key and a webhook secret, generated once and kept
+    in the sandbox's database; the API URL) and the transport to reach the sandbox: in
+    process, or over HTTP when ``STACKONE_API_URL`` names a local server.
 
     :raises ConfigurationError: ``STACKONE_API_URL`` names a remote server, or another
         blueprint on this app already uses the sandbox.
     """
     from .blueprint import sandbox_bp
 
-    settings = state.settings
     if EXTENSION_KEY in app.extensions:
         raise ConfigurationError(
             f"{settings.name('sandbox')}: only one flask-stackone blueprint per app can use "
@@ -170,29 +183,29 @@ def install(app: Flask, state: StackOneState) -> Sandbox:
     webhook_secret = settings.webhook_secret or (
         store.meta("webhook_secret", lambda: "sbx_whsec_" + secrets.token_urlsafe(24)),
     )
-    state.settings = dataclasses.replace(
+    sandbox = Sandbox(
+        app,
         settings,
+        store,
         api_key=api_key,
-        webhook_secret=tuple(s for s in webhook_secret if s),
-        api_url=settings.api_url if explicit_url else IN_PROCESS_URL,
+        webhook_secret=webhook_secret[0],
+        webhook_endpoint=webhook_endpoint,
     )
-    sandbox = Sandbox(app, state, store)
+    session = None
     if not explicit_url:
         session = requests.Session()
         session.mount("http://sandbox.localhost/", WSGIAdapter(app, sandbox.public_root))
-        state._client = StackOneClient(
-            api_key,
-            IN_PROCESS_URL,
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
-            max_retry_wait=settings.max_retry_wait,
-            session=session,
-        )
     app.extensions[EXTENSION_KEY] = sandbox
     app.register_blueprint(sandbox_bp, url_prefix=URL_PREFIX)
     _exempt_from_csrf(app, sandbox_bp)
     log.warning(BANNER, settings.name("sandbox"), URL_PREFIX)
-    return sandbox
+    return SandboxMount(
+        api_key=api_key,
+        webhook_secret=tuple(s for s in webhook_secret if s),
+        api_url=settings.api_url if explicit_url else IN_PROCESS_URL,
+        session=session,
+        path=URL_PREFIX,
+    )
 
 
 def _exempt_from_csrf(app: Flask, blueprint: Blueprint) -> None:

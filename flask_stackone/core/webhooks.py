@@ -1,4 +1,4 @@
-"""StackOne webhook verification and parsing. Pure functions: no Flask here.
+"""StackOne webhooks: signing, building, verifying and parsing. Pure functions: no Flask here.
 
 StackOne signs each delivery with ``x-stackone-signature`` =
 base64url(HMAC-SHA256(secret as UTF-8, raw body)) without ``=`` padding. Verification
@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .errors import InvalidPayloadError, SignatureVerificationError
-from .models import ACCOUNT_EVENTS, AccountEvent, WebhookEvent, parse_datetime
+from .models import ACCOUNT_EVENTS, AccountEvent, WebhookEvent, format_datetime, parse_datetime
 
 SIGNATURE_HEADER = "x-stackone-signature"
 _DIGEST_SIZE = hashlib.sha256().digest_size
@@ -28,6 +28,33 @@ def compute_signature(body: bytes, secret: str) -> str:
     """The header value StackOne sends for ``body`` signed with ``secret`` (no padding)."""
     digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def build_event_body(
+    event: str,
+    *,
+    account_id: str,
+    provider: str,
+    project_id: str,
+    **fields: Any,
+) -> bytes:
+    """A webhook body as StackOne sends it: one flat JSON object, compact, as bytes.
+
+    ``fields`` add or replace keys (``origin_owner_id=...``, ``sent_at=...``).
+    """
+    now = format_datetime()
+    body: dict[str, Any] = {
+        "project_id": project_id,
+        "event": event,
+        "event_date": now,
+        "record_type": "account",
+        "record_id": account_id,
+        "sent_at": now,
+        "account_id": account_id,
+        "provider": provider,
+    }
+    body.update(fields)
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 
 def _secrets_list(secrets: str | Iterable[str] | None) -> list[str]:

@@ -1,11 +1,11 @@
-"""The pinned StackOne Hub script: installing it with npm, verifying it, serving it.
+"""The pinned StackOne Hub script: its hashes, the npm installer and the verification.
 
 ``@stackone/hub`` is StackOne's code, so neither the repository nor the wheel carries it.
 ``flask stackone hub install`` (or ``python -m flask_stackone.hub_assets``) runs
 ``npm pack @stackone/hub@<version>`` in a temporary folder, so npm uses whatever registry it
 is configured for, checks ``dist/webcomponent.js`` against the size and sha256 pinned below,
 and stores it with a gzip copy in a per-user cache folder shared by every app on the machine.
-The blueprint then serves it from memory under a versioned, immutable URL.
+The blueprint serves it (``flask_stackone.assets``); nothing here needs Flask or click.
 """
 
 from __future__ import annotations
@@ -17,12 +17,10 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
-from flask import Response, request
+from .errors import HubInstallError, HubIntegrityError, NpmNotFoundError
 
 __all__ = [
     "HUB_VERSION",
@@ -30,20 +28,18 @@ __all__ = [
     "HubInstallError",
     "HubIntegrityError",
     "HubPin",
-    "HubScript",
     "NpmNotFoundError",
     "hub_dir",
     "hub_root",
     "install",
     "is_installed",
-    "load_script",
+    "read_verified",
 ]
 
 PACKAGE = "@stackone/hub"
 SCRIPT_NAME = "webcomponent.js"
 GZIP_NAME = SCRIPT_NAME + ".gz"
 MAX_SCRIPT_BYTES = 50 * 1024 * 1024
-CACHE_CONTROL = "public, max-age=31536000, immutable"
 INSTALL_COMMAND = "flask stackone hub install"
 
 
@@ -68,18 +64,6 @@ PINS: dict[str, HubPin] = {
         integrity="sha384-rpn1IheWieiWj9y+/Z5IV1lm+ivtKZ4NT+lUG7XyQ1SCqRHYMRoxC1bEQKScjgcx",
     ),
 }
-
-
-class HubInstallError(RuntimeError):
-    """The Hub script could not be installed. The message says what to do."""
-
-
-class NpmNotFoundError(HubInstallError):
-    """The ``npm`` command is not on ``PATH``."""
-
-
-class HubIntegrityError(HubInstallError):
-    """The downloaded script is not the pinned one (size or sha256 differ): refused."""
 
 
 # -- where it lives ---------------------------------------------------------------------------
@@ -260,149 +244,19 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-# -- serving ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HubScript:
-    """The verified script of one version, held in memory with its gzip copy."""
-
-    version: str
-    data: bytes
-    gzipped: bytes
-    etag: str
-
-
-_cache: dict[tuple[str, int, int], HubScript] = {}
-_cache_lock = threading.Lock()
-
-
-def load_script(root: str | os.PathLike[str] | None, version: str) -> HubScript | None:
-    """The installed, verified script of a pinned ``version``; ``None`` when absent or altered.
-
-    Files are read and hashed once per process (again only if they change on disk).
-    """
+def read_verified(root: str | os.PathLike[str] | None, version: str) -> tuple[bytes, bytes] | None:
+    """The installed script of a pinned ``version`` and its gzip copy, both checked against
+    the pin; ``None`` when absent, altered or not pinned."""
     pin = PINS.get(version)
     if pin is None:
         return None
     folder = hub_dir(root, version)
     try:
-        stat = (folder / SCRIPT_NAME).stat()
-    except OSError:
-        return None
-    key = (str(folder), stat.st_mtime_ns, stat.st_size)
-    with _cache_lock:
-        cached = _cache.get(key)
-        if cached is not None:
-            return cached
-        try:
-            data = (folder / SCRIPT_NAME).read_bytes()
-            gzipped = (folder / GZIP_NAME).read_bytes()
-            verify(data, pin)
-            if gzip.decompress(gzipped) != data:
-                return None
-        except (OSError, EOFError, HubIntegrityError, gzip.BadGzipFile):
+        data = (folder / SCRIPT_NAME).read_bytes()
+        gzipped = (folder / GZIP_NAME).read_bytes()
+        verify(data, pin)
+        if gzip.decompress(gzipped) != data:
             return None
-        script = HubScript(version, data, gzipped, pin.sha256[:32])
-        _cache.clear()
-        _cache[key] = script
-        return script
-
-
-def serve(root: str | os.PathLike[str] | None, version: str) -> Response:
-    """The response for ``GET <prefix>/hub/<version>/webcomponent.js``."""
-    script = load_script(root, version)
-    if script is None:
-        response = Response(
-            f"// {PACKAGE} {version} is not installed here: run `{INSTALL_COMMAND}`\n",
-            status=404,
-            mimetype="text/javascript",
-        )
-        response.headers["Cache-Control"] = "no-store"
-        return response
-    return script_response(script.data, script.gzipped, script.etag)
-
-
-def script_response(data: bytes, gzipped: bytes, etag: str, *, immutable: bool = True) -> Response:
-    """A script answer: a strong ETag per encoding, ``304`` on a matching ``If-None-Match``,
-    the pre-compressed body when the client accepts gzip, and (``immutable``) a year of
-    caching for versioned URLs; otherwise the client revalidates each time."""
-    use_gzip = request.accept_encodings["gzip"] > 0
-    conditional = request.if_none_match
-    if conditional and (
-        conditional.contains_weak(etag) or conditional.contains_weak(etag + "-gzip")
-    ):
-        response = Response(status=304)
-    else:
-        response = Response(gzipped if use_gzip else data, mimetype="text/javascript")
-        if use_gzip:
-            response.headers["Content-Encoding"] = "gzip"
-    response.set_etag(etag + ("-gzip" if use_gzip else ""))
-    response.headers["Cache-Control"] = CACHE_CONTROL if immutable else "no-cache"
-    response.headers["Vary"] = "Accept-Encoding"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-def hub_script_view(version: str) -> Response:
-    """The blueprint's ``hub_script`` endpoint."""
-    from .state import get_state
-
-    return serve(get_state(name=request.blueprint or "stackone").settings.hub_dir, version)
-
-
-# -- command line -----------------------------------------------------------------------------
-
-
-def install_and_report(version: str, root: str | None, force: bool) -> None:
-    """Install and print one line; turn failures into a click error (exit code 1)."""
-    try:
-        path, fetched = install(version, root, force=force)
-    except HubInstallError as exc:
-        raise click.ClickException(str(exc)) from None
-    state = "installed" if fetched else "already installed"
-    click.echo(f"{PACKAGE} {version} {state} (sha256 verified): {path}")
-
-
-version_option = click.option(
-    "--version",
-    "version",
-    default=HUB_VERSION,
-    show_default=True,
-    help="The Hub version; it must be one this release pins.",
-)
-force_option = click.option("--force", is_flag=True, help="Fetch again even if installed.")
-
-
-def make_cli(blueprint_name: str) -> click.Group:
-    """The ``flask stackone hub`` group of one blueprint (it reads that app's settings)."""
-    from flask.cli import AppGroup
-
-    from .state import get_state
-
-    group = AppGroup("hub", help=f"The pinned StackOne Hub script ({PACKAGE} {HUB_VERSION}).")
-
-    @group.command("install")
-    @version_option
-    @force_option
-    def install_command(version: str, force: bool) -> None:
-        """Fetch the pinned Hub script with npm, verify it and cache it for every app."""
-        install_and_report(version, get_state(name=blueprint_name).settings.hub_dir, force)
-
-    @group.command("status")
-    def status_command() -> None:
-        """Say where the widget loads the Hub script from; exit 1 when it has no source."""
-        settings = get_state(name=blueprint_name).settings
-        folder = hub_dir(settings.hub_dir, HUB_VERSION)
-        verified = load_script(settings.hub_dir, HUB_VERSION) is not None
-        click.echo(f"pinned:      {PACKAGE} {HUB_VERSION}")
-        installed = "installed, verified" if verified else "not installed"
-        click.echo(f"self-hosted: {folder} ({installed})")
-        click.echo(f"CDN URL:     {settings.hub_script_url or '(STACKONE_HUB_SCRIPT_URL not set)'}")
-        if not (verified or settings.hub_script_url):
-            raise click.ClickException(
-                f"the widget has no Hub script: run `{INSTALL_COMMAND}` "
-                "or set STACKONE_HUB_SCRIPT_URL"
-            )
-
-    return group
+    except (OSError, EOFError, HubIntegrityError, gzip.BadGzipFile):
+        return None
+    return data, gzipped

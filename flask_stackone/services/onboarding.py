@@ -17,22 +17,15 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, has_request_context, redirect, render_template, request
+from flask import current_app, has_request_context
 from flask import url_for as flask_url_for
 from itsdangerous import BadData, URLSafeSerializer
 
-from . import errors
-from .models import Owner
-from .state import StackOneState, get_state
-from .views import (
-    REQUEST_HEADER,
-    _current_owner,
-    check_options,
-    create_session,
-    json_error,
-    session_answer,
-    stackone_failure,
-)
+from ..core import errors
+from ..core.errors import LinkError, LinkExpired
+from ..core.models import ConnectSession, Owner
+from ..state import StackOneState, get_state
+from .linking import LinkOptions, check_options, create_session, current_owner
 
 log = logging.getLogger("flask_stackone")
 
@@ -66,22 +59,6 @@ class OnboardingGrant:
     provider: str | None
     categories: tuple[str, ...]
     expires_at: datetime
-
-
-class LinkError(Exception):
-    """An onboarding link that cannot be used; ``status`` is the HTTP answer."""
-
-    status = 400
-    code = "invalid_link"
-    title = "This link is not valid"
-    message = "The link may have been cut off or changed. Ask for a new one."
-
-
-class LinkExpired(LinkError):
-    status = 410
-    code = "link_expired"
-    title = "This link has expired"
-    message = "Links to connect an account work for a limited time. Ask for a new one."
 
 
 def _now() -> float:
@@ -118,7 +95,7 @@ def _link_options(
     provider: str | None,
     categories: Iterable[str] | None,
     account_id: str | None = None,
-) -> dict[str, Any]:
+) -> LinkOptions:
     if categories is not None and not isinstance(categories, str):
         categories = list(categories)
     return check_options(
@@ -130,6 +107,25 @@ def _owner(owner: Owner) -> Owner:
     if not isinstance(owner, Owner):
         raise TypeError(f"owner must be an Owner, not {type(owner).__name__}")
     return owner
+
+
+def _prepare(
+    blueprint: str,
+    setting: str,
+    value: int | timedelta | None,
+    limit: int,
+    owner: Owner,
+    provider: str | None,
+    categories: Iterable[str] | None,
+    account_id: str | None = None,
+) -> tuple[StackOneState, int, LinkOptions]:
+    """What both kinds of link start with: the state, the checked lifetime (``value`` or
+    the ``setting``'s value) and the checked options."""
+    state = get_state(name=blueprint)
+    settings = state.settings
+    lifetime = _lifetime(value, getattr(settings, setting), limit, settings.name(setting))
+    _owner(owner)
+    return state, lifetime, _link_options(state, provider, categories, account_id)
 
 
 def create_auth_link(
@@ -156,16 +152,17 @@ def create_auth_link(
     :raises StackOneError: StackOne refused or could not be reached.
     :raises ConfigurationError: ``STACKONE_API_KEY`` is not set.
     """
-    state = get_state(name=blueprint)
-    settings = state.settings
-    lifetime = _lifetime(
+    state, lifetime, options = _prepare(
+        blueprint,
+        "auth_link_expires_in",
         expires_in,
-        settings.auth_link_expires_in,
         MAX_AUTH_LINK_EXPIRES_IN,
-        settings.name("auth_link_expires_in"),
+        owner,
+        provider,
+        categories,
+        account_id,
     )
-    options = _link_options(state, provider, categories, account_id)
-    session = create_session(state, _owner(owner), lifetime, **options)
+    session = create_session(state, owner, lifetime, options)
     if not session.auth_link_url or session.expires_at is None:
         raise errors.InvalidResponseError("StackOne's connect session answer has no auth_link_url")
     return AuthLink(
@@ -243,18 +240,12 @@ def onboarding_link(
     :raises InvalidOptionError: a bad provider, category or lifetime.
     :raises ConfigurationError: no ``SECRET_KEY``, or no way to build an absolute URL.
     """
-    state = get_state(name=blueprint)
-    settings = state.settings
-    lifetime = _lifetime(
-        max_age,
-        settings.onboarding_max_age,
-        MAX_ONBOARDING_AGE,
-        settings.name("onboarding_max_age"),
+    state, lifetime, options = _prepare(
+        blueprint, "onboarding_max_age", max_age, MAX_ONBOARDING_AGE, owner, provider, categories
     )
-    options = _link_options(state, provider, categories)
     payload: dict[str, Any] = {
         "v": PAYLOAD_VERSION,
-        "o": _owner(owner).id,
+        "o": owner.id,
         "n": owner.name,
         "e": int(_now()) + lifetime,
     }
@@ -309,125 +300,49 @@ def read_onboarding_link(state: StackOneState, signed: str) -> OnboardingGrant:
     )
 
 
-# -- the routes ---------------------------------------------------------------------------------
+def check_link_owner(state: StackOneState, grant: OnboardingGrant) -> None:
+    """With ``STACKONE_ONBOARDING_REQUIRE_OWNER``, only the link's owner may use it.
 
-
-def _page(template: str, status: int = 200, **context: Any) -> Response:
-    """An HTML page that is never cached, indexed, or leaks its URL as a referrer."""
-    response = Response(render_template(template, **context), status=status)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    return response
-
-
-def _error_page(status: int, title: str, message: str) -> Response:
-    return _page("stackone/onboarding_error.html", status, title=title, message=message)
-
-
-def _cross_site() -> bool:
-    """True when the browser says this POST comes from another site.
-
-    ``Sec-Fetch-Site`` first; without it, ``Origin`` against the request's host. A
-    request with neither is not from a browser that could be tricked, so it passes.
+    :raises RequestRefused: 401 nobody signed in, 403 another owner.
     """
-    site = request.headers.get("Sec-Fetch-Site")
-    if site is not None:
-        return site not in ("same-origin", "none")
-    origin = request.headers.get("Origin")
-    return origin is not None and urlsplit(origin).netloc != request.host
-
-
-def _owner_mismatch(state: StackOneState, grant: OnboardingGrant) -> tuple[int, str] | None:
-    """With ``STACKONE_ONBOARDING_REQUIRE_OWNER``: (status, reason) unless the signed-in
-    owner is the link's owner."""
     if not state.settings.onboarding_require_owner:
-        return None
-    owner = _current_owner(state)
+        return
+    owner = current_owner(state)
     if owner is None:
-        return 401, "Sign in to your account, then open this link again."
+        raise errors.NotSignedInError(
+            "Sign in to your account, then open this link again.", code="wrong_owner"
+        )
     if owner.id != grant.owner.id:
         log.warning("onboarding link for owner %s opened by another owner", grant.owner.id)
-        return 403, "This link was sent to another organisation. Sign in with that account."
-    return None
+        raise errors.RequestRefused(
+            "This link was sent to another organisation. Sign in with that account.",
+            code="wrong_owner",
+            status=403,
+        )
 
 
-def onboarding_page(signed: str) -> Response:
-    """GET: show who the link is for and a "Connect" button; no other effect.
-    POST (the button): create a session now and show the Hub, or redirect to StackOne."""
-    state = get_state(name=request.blueprint or "stackone")
-    try:
-        grant = read_onboarding_link(state, signed)
-        refused = _owner_mismatch(state, grant)
-    except LinkError as exc:
-        return _error_page(exc.status, exc.title, exc.message)
-    except errors.ConfigurationError as exc:
-        log.error("onboarding link refused, flask-stackone is not configured: %s", exc)
-        return _error_page(503, "Linking is not available", "Please try again later.")
-    if refused is not None:
-        return _error_page(refused[0], "You cannot use this link here", refused[1])
-    action = flask_url_for(".onboarding_page", signed=signed)
-    if request.method != "POST":
-        return _page("stackone/onboarding.html", grant=grant, action=action)
-    if _cross_site():
-        log.warning("cross-site POST to an onboarding link refused")
-        return _error_page(
-            403, "Please use the button on this site", "Open the link from your email again."
-        )
-    try:
-        options = _link_options(state, grant.provider, grant.categories or None)
-    except errors.InvalidOptionError:
-        return _error_page(
-            400, "This connector is no longer offered", "Ask for a new link to connect an account."
-        )
-    if state.settings.onboarding_mode == "hub":
-        token_url = flask_url_for(".onboarding_session", signed=signed)
-        return _page(
-            "stackone/onboarding_hub.html",
-            grant=grant,
-            token_url=token_url,
-            blueprint=state.name,
-            **options,
-        )
-    try:
-        session = create_session(state, grant.owner, state.settings.session_expires_in, **options)
-    except errors.ConfigurationError as exc:
-        log.error("onboarding link refused, flask-stackone is not configured: %s", exc)
-        return _error_page(503, "Linking is not available", "Please try again later.")
-    except errors.StackOneError as exc:
-        log.warning("StackOne call failed for an onboarding link: %s", exc)
-        status = 504 if isinstance(exc, errors.StackOneTimeout) else 502
-        return _error_page(
-            status, "The connection service did not answer", "Please press Connect again shortly."
-        )
-    if not session.auth_link_url:
-        log.error("StackOne's connect session answer has no auth_link_url")
-        return _error_page(502, "The connection service did not answer", "Please try again.")
-    return redirect(session.auth_link_url, 303)  # type: ignore[return-value]
+def open_link(state: StackOneState, signed: str) -> OnboardingGrant:
+    """A link's grant, checked: signature, expiry and (when required) the signed-in owner.
+
+    :raises LinkError: the link is invalid or expired. :raises RequestRefused: wrong owner.
+    """
+    grant = read_onboarding_link(state, signed)
+    check_link_owner(state, grant)
+    return grant
 
 
-def onboarding_session(signed: str) -> Response:
-    """POST (JSON): a Connect Session for the link's owner, answered like the token route."""
-    state = get_state(name=request.blueprint or "stackone")
-    if request.headers.get(REQUEST_HEADER) != "1":
-        return json_error(403, "missing_request_header", f"send the header {REQUEST_HEADER}: 1")
-    try:
-        grant = read_onboarding_link(state, signed)
-        refused = _owner_mismatch(state, grant)
-        state.client  # noqa: B018 - raises ConfigurationError when no key is set
-    except LinkError as exc:
-        return json_error(exc.status, exc.code, exc.title)
-    except errors.ConfigurationError as exc:
-        log.error("flask-stackone is not configured: %s", exc)
-        return json_error(503, "not_configured", str(exc))
-    if refused is not None:
-        return json_error(refused[0], "wrong_owner", refused[1])
-    try:
-        options = _link_options(state, grant.provider, grant.categories or None)
-    except errors.InvalidOptionError as exc:
-        return json_error(400, exc.code, str(exc))
-    try:
-        session = create_session(state, grant.owner, state.settings.session_expires_in, **options)
-    except errors.StackOneError as exc:
-        return stackone_failure(exc)
-    return session_answer(session)
+def grant_options(state: StackOneState, grant: OnboardingGrant) -> LinkOptions:
+    """The options a link grants, checked against today's allow-lists.
+
+    :raises InvalidOptionError: the link's connector is no longer offered.
+    """
+    return _link_options(state, grant.provider, grant.categories or None)
+
+
+def link_session(state: StackOneState, grant: OnboardingGrant) -> ConnectSession:
+    """A Connect Session for the link's owner, created now (the "Connect" click).
+
+    :raises InvalidOptionError, ConfigurationError, StackOneError: as :func:`create_session`.
+    """
+    options = grant_options(state, grant)
+    return create_session(state, grant.owner, state.settings.session_expires_in, options)

@@ -1,4 +1,4 @@
-"""Installing, verifying and serving the pinned Hub script (hub_assets.py).
+"""Installing, verifying and serving the pinned Hub script (core/hub_script.py, assets.py).
 
 npm is replaced by a small executable that records how it was called and writes a real
 npm-style tarball, so the installer's subprocess, tar and hash code all run for real.
@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from flask_stackone import hub_assets
-from flask_stackone.hub_assets import (
+import flask_stackone
+from flask_stackone.core import hub_script as hub_assets
+from flask_stackone.core.hub_script import (
     HUB_VERSION,
     PINS,
     HubInstallError,
@@ -110,7 +111,7 @@ def test_pinned_version_and_hashes_are_the_published_ones() -> None:
 
 
 def test_the_package_never_contains_the_hub_script() -> None:
-    package = Path(hub_assets.__file__).parent
+    package = Path(flask_stackone.__file__).parent
     files = [p for p in package.rglob("*") if p.is_file()]
     assert not [p for p in files if p.name.startswith("webcomponent")]
     assert max(p.stat().st_size for p in files) < 100_000

@@ -31,6 +31,12 @@ def parse_datetime(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+def format_datetime(moment: datetime | None = None, timespec: str = "milliseconds") -> str:
+    """``moment`` (default: now) in UTC as StackOne writes it: ISO 8601 ending in ``Z``."""
+    moment = datetime.now(timezone.utc) if moment is None else moment.astimezone(timezone.utc)
+    return moment.isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
 def _str_or_none(value: Any) -> str | None:
     if value is None or isinstance(value, (dict, list)):
         return None

@@ -1,17 +1,26 @@
 """Exceptions raised by flask-stackone.
 
-Every failure a caller may want to handle has its own class. None of them ever
-carries the API key or a webhook secret in its text.
+Every exception of the package derives from :class:`FlaskStackOneError`, and every failure a
+caller may want to handle has its own class. None of them ever carries the API key or a
+webhook secret in its text.
 """
 
 from __future__ import annotations
 
 
-class ConfigurationError(RuntimeError):
+class FlaskStackOneError(Exception):
+    """The root of every exception flask-stackone raises."""
+
+
+class ConfigurationError(FlaskStackOneError, RuntimeError):
     """A ``STACKONE_*`` setting is missing or invalid. The message names the setting."""
 
 
-class StackOneError(Exception):
+class NotRegisteredError(ConfigurationError):
+    """No StackOne blueprint of that name is registered on the app."""
+
+
+class StackOneError(FlaskStackOneError):
     """StackOne could not be reached, or answered with an error.
 
     :ivar status: the HTTP status StackOne answered, or ``None`` when no answer came.
@@ -72,7 +81,7 @@ class InvalidResponseError(StackOneError):
     """StackOne answered 2xx with a body that is not the JSON expected (truncated, HTML...)."""
 
 
-class WebhookError(Exception):
+class WebhookError(FlaskStackOneError):
     """Base class of webhook failures."""
 
 
@@ -84,7 +93,7 @@ class InvalidPayloadError(WebhookError):
     """The body was correctly signed but is not a JSON object with an ``event`` string."""
 
 
-class InvalidOptionError(ValueError):
+class InvalidOptionError(FlaskStackOneError, ValueError):
     """A linking option (provider, categories, account id, lifetime) is malformed or not
     offered by this app's allow-lists.
 
@@ -94,3 +103,77 @@ class InvalidOptionError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class RequestRefused(FlaskStackOneError):
+    """A request to one of the plugin's routes that cannot be served as sent.
+
+    :ivar status: the HTTP status to answer (4xx).
+    :ivar code: a short machine-readable reason, e.g. ``not_signed_in``.
+    """
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+
+class NotSignedInError(RequestRefused):
+    """The owner loader returned ``None``: nobody is signed in."""
+
+    status = 401
+    code = "not_signed_in"
+
+
+class ForeignAccountError(RequestRefused):
+    """The account belongs to another owner."""
+
+    status = 403
+    code = "foreign_account"
+
+
+class DeliveryInProgress(RequestRefused):
+    """Another worker is handling the same webhook delivery right now."""
+
+    status = 409
+    code = "in_progress"
+
+
+class ReceiverError(FlaskStackOneError):
+    """A signal receiver of the host app raised; the event was not recorded."""
+
+
+class LinkError(FlaskStackOneError):
+    """An onboarding link that cannot be used; ``status`` is the HTTP answer."""
+
+    status = 400
+    code = "invalid_link"
+    title = "This link is not valid"
+    message = "The link may have been cut off or changed. Ask for a new one."
+
+
+class LinkExpired(LinkError):
+    """The onboarding link is past its expiry."""
+
+    status = 410
+    code = "link_expired"
+    title = "This link has expired"
+    message = "Links to connect an account work for a limited time. Ask for a new one."
+
+
+class HubInstallError(FlaskStackOneError, RuntimeError):
+    """The Hub script could not be installed. The message says what to do."""
+
+
+class NpmNotFoundError(HubInstallError):
+    """The ``npm`` command is not on ``PATH``."""
+
+
+class HubIntegrityError(HubInstallError):
+    """The downloaded script is not the pinned one (size or sha256 differ): refused."""

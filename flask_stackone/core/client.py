@@ -18,8 +18,8 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from ..__about__ import __version__
 from . import errors
-from .__about__ import __version__
 from .models import Account, ConnectSession
 
 log = logging.getLogger("flask_stackone.client")

@@ -1,0 +1,290 @@
+"""The blueprint's views: thin wrappers that read the request, call a service and answer.
+
+Every failure is raised as a typed error and turned into an answer by :func:`error_answer`:
+JSON ``{"error": code, "message": text}`` for the API routes, an HTML page for the
+onboarding page. No answer ever carries the API key, a webhook secret or StackOne's raw text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Response, current_app, jsonify, redirect, render_template, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from .core import errors
+from .core.models import ConnectSession, format_datetime
+from .core.webhooks import SIGNATURE_HEADER
+from .services import linking, onboarding, webhook_delivery
+from .state import request_state
+
+log = logging.getLogger("flask_stackone")
+
+#: The header only our glue script sends: another site's page cannot set it.
+REQUEST_HEADER = "X-StackOne-Request"
+MAX_OPTIONS_BYTES = 16 * 1024
+#: Endpoints answering HTML (their errors are pages); every other route answers JSON.
+HTML_ENDPOINTS = frozenset({"onboarding_page"})
+
+
+# -- answers ------------------------------------------------------------------------------------
+
+
+def json_error(status: int, code: str, message: str, **headers: str) -> Response:
+    """A JSON error answer, never cached."""
+    response = jsonify(error=code, message=message)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    response.headers.update(headers)
+    return response
+
+
+def _stackone_failure(exc: errors.StackOneError) -> tuple[int, str, str, dict[str, str]]:
+    """StackOne failed: never its 401 passed through, never its text."""
+    log.warning("StackOne call failed: %s", exc)
+    ref = f" (StackOne request id {exc.request_id})" if exc.request_id else ""
+    if isinstance(exc, errors.NotFoundError):
+        return 404, "account_not_found", "no such account", {}
+    if isinstance(exc, errors.AuthenticationError):
+        return 502, "stackone_auth_failed", "StackOne refused this app's API key" + ref, {}
+    if isinstance(exc, errors.RateLimitedError):
+        retry = str(max(1, round(exc.retry_after or 1)))
+        return (
+            503, "stackone_rate_limited", "StackOne is rate limiting; try again shortly",
+            {"Retry-After": retry},
+        )  # fmt: skip
+    if isinstance(exc, errors.StackOneTimeout):
+        return 504, "stackone_timeout", "StackOne did not answer in time", {}
+    return 502, "stackone_unavailable", "StackOne could not complete the request" + ref, {}
+
+
+def _classify(exc: errors.FlaskStackOneError) -> tuple[int, str, str, dict[str, str]]:
+    """(status, code, message, headers) of a failure: the one mapping from error to answer."""
+    if isinstance(exc, errors.RequestRefused):
+        return exc.status, exc.code, exc.message, {}
+    if isinstance(exc, errors.LinkError):
+        return exc.status, exc.code, exc.title, {}
+    if isinstance(exc, errors.InvalidOptionError):
+        return 400, exc.code, str(exc), {}
+    if isinstance(exc, errors.SignatureVerificationError):
+        return 401, "invalid_signature", "signature verification failed", {}
+    if isinstance(exc, errors.InvalidPayloadError):
+        return 400, "invalid_payload", str(exc), {}
+    if isinstance(exc, errors.ConfigurationError):
+        log.error("flask-stackone is not configured: %s", exc)
+        return 503, "not_configured", str(exc), {}
+    if isinstance(exc, errors.StackOneError):
+        return _stackone_failure(exc)
+    if isinstance(exc, errors.ReceiverError):
+        return 500, "receiver_failed", str(exc), {}
+    raise exc
+
+
+def error_answer(exc: errors.FlaskStackOneError) -> Response:
+    """The blueprint's error handler: JSON for API routes, a page for the onboarding page."""
+    if (request.endpoint or "").rpartition(".")[2] in HTML_ENDPOINTS:
+        return _error_page_for(exc)
+    status, code, message, headers = _classify(exc)
+    return json_error(status, code, message, **headers)
+
+
+def _error_page_for(exc: errors.FlaskStackOneError) -> Response:
+    if isinstance(exc, errors.LinkError):
+        return _error_page(exc.status, exc.title, exc.message)
+    if isinstance(exc, errors.RequestRefused) and exc.code == "wrong_owner":
+        return _error_page(exc.status, "You cannot use this link here", exc.message)
+    if isinstance(exc, errors.InvalidOptionError):
+        return _error_page(
+            400, "This connector is no longer offered", "Ask for a new link to connect an account."
+        )
+    if isinstance(exc, errors.ConfigurationError):
+        log.error("onboarding link refused, flask-stackone is not configured: %s", exc)
+        return _error_page(503, "Linking is not available", "Please try again later.")
+    if isinstance(exc, errors.StackOneError):
+        log.warning("StackOne call failed for an onboarding link: %s", exc)
+        status = 504 if isinstance(exc, errors.StackOneTimeout) else 502
+        return _error_page(
+            status, "The connection service did not answer", "Please press Connect again shortly."
+        )
+    status, _code, message, _headers = _classify(exc)
+    return _error_page(status, "This request was refused", message)
+
+
+def page(template: str, status: int = 200, **context: Any) -> Response:
+    """An HTML page that is never cached, indexed, or leaks its URL as a referrer."""
+    response = Response(render_template(template, **context), status=status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _error_page(status: int, title: str, message: str) -> Response:
+    return page("stackone/onboarding_error.html", status, title=title, message=message)
+
+
+def session_answer(session: ConnectSession) -> Response:
+    """The token route's answer: ``{token, expires_in, expires_at}``, never cached."""
+    assert session.expires_at is not None
+    response = jsonify(
+        token=session.token,
+        expires_in=session.expires_in,
+        expires_at=format_datetime(session.expires_at, "seconds"),
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# -- reading the request ------------------------------------------------------------------------
+
+
+def require_header() -> None:
+    """Refuse a browser request our glue script did not send."""
+    if request.headers.get(REQUEST_HEADER) != "1":
+        raise errors.RequestRefused(
+            f"send the header {REQUEST_HEADER}: 1", code="missing_request_header", status=403
+        )
+
+
+def read_body(limit: int, what: str = "request body") -> bytes:
+    """At most ``limit`` bytes of the raw body.
+
+    :raises RequestRefused: 413 when larger (by Content-Length or actual size: Werkzeug
+        would silently truncate), 400 when the body breaks off or its framing is invalid.
+    """
+    too_large = errors.RequestRefused(
+        f"{what} is larger than {limit} bytes", code="too_large", status=413
+    )
+    if (request.content_length or 0) > limit:
+        raise too_large
+    try:
+        body = request.stream.read(limit + 1)
+    except RequestEntityTooLarge:
+        raise too_large from None
+    except Exception as exc:  # each server has its own: OSError, ClientDisconnected, gunicorn's
+        log.info("unreadable %s: %s", what, type(exc).__name__)
+        raise errors.RequestRefused(
+            f"{what} is incomplete or malformed", code="invalid_body"
+        ) from None
+    if len(body) > limit:
+        raise too_large
+    return body
+
+
+def read_options() -> dict[str, Any]:
+    """The request's JSON object of options; an empty body means no options."""
+    raw = read_body(MAX_OPTIONS_BYTES)
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise errors.RequestRefused("request body is not valid JSON", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise errors.RequestRefused("request body must be a JSON object", code="invalid_json")
+    return data
+
+
+def _signed_in() -> tuple[Any, Any]:
+    """The header check, the configuration check and the owner, for browser routes."""
+    state = request_state()
+    require_header()
+    owner = linking.current_owner(state)
+    state.client  # noqa: B018 - raises ConfigurationError when no key is set
+    if owner is None:
+        raise errors.NotSignedInError("sign in to link accounts")
+    return state, owner
+
+
+def _cross_site() -> bool:
+    """True when the browser says this POST comes from another site.
+
+    ``Sec-Fetch-Site`` first; without it, ``Origin`` against the request's host. A
+    request with neither is not from a browser that could be tricked, so it passes.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    return origin is not None and urlsplit(origin).netloc != request.host
+
+
+# -- the routes ---------------------------------------------------------------------------------
+
+
+def connect_session() -> Response:
+    """POST: create a Connect Session for the signed-in owner; answer its token."""
+    state, owner = _signed_in()
+    return session_answer(linking.start_session(state, owner, read_options()))
+
+
+def confirm_account(account_id: str) -> Response:
+    """POST: the Hub reported success; check the account with StackOne, then signal."""
+    state, owner = _signed_in()
+    if not linking.is_account_id(account_id):
+        raise errors.RequestRefused("not a StackOne account id", code="invalid_account_id")
+    reconnect = read_options().get("reconnect", False)
+    if not isinstance(reconnect, bool):
+        raise errors.RequestRefused("reconnect must be true or false", code="invalid_reconnect")
+    account = linking.confirm_account(state, owner, account_id, reconnect=reconnect)
+    response = jsonify(account.summary())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+#: A webhook's answers: fixed bytes, built without the JSON encoder (a hot path).
+ACKNOWLEDGED = {"handled": b'{"ok":true}\n', "duplicate": b'{"duplicate":true,"ok":true}\n'}
+
+
+def webhook() -> Response:
+    """POST: a StackOne webhook. Verify, parse, deduplicate, then send the signals."""
+    state = request_state()
+    webhook_delivery.check_configured(state)  # before reading a body nobody can verify
+    body = read_body(state.settings.webhook_max_bytes, "webhook body")
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    outcome = webhook_delivery.handle_delivery(
+        state, app, body, request.headers.get(SIGNATURE_HEADER)
+    )
+    return Response(ACKNOWLEDGED[outcome], mimetype="application/json")
+
+
+def onboarding_page(signed: str) -> Response:
+    """GET: show who the link is for and a "Connect" button; no other effect.
+    POST (the button): create a session now and show the Hub, or redirect to StackOne."""
+    state = request_state()
+    grant = onboarding.open_link(state, signed)
+    action = url_for(".onboarding_page", signed=signed)
+    if request.method != "POST":
+        return page("stackone/onboarding.html", grant=grant, action=action)
+    if _cross_site():
+        log.warning("cross-site POST to an onboarding link refused")
+        return _error_page(
+            403, "Please use the button on this site", "Open the link from your email again."
+        )
+    if state.settings.onboarding_mode == "hub":
+        options = onboarding.grant_options(state, grant)
+        token_url = url_for(".onboarding_session", signed=signed)
+        return page(
+            "stackone/onboarding_hub.html",
+            grant=grant,
+            token_url=token_url,
+            blueprint=state.name,
+            **options,
+        )
+    session = onboarding.link_session(state, grant)
+    if not session.auth_link_url:
+        log.error("StackOne's connect session answer has no auth_link_url")
+        return _error_page(502, "The connection service did not answer", "Please try again.")
+    return redirect(session.auth_link_url, 303)  # type: ignore[return-value]
+
+
+def onboarding_session(signed: str) -> Response:
+    """POST (JSON): a Connect Session for the link's owner, answered like the token route."""
+    state = request_state()
+    require_header()
+    grant = onboarding.open_link(state, signed)
+    state.client  # noqa: B018 - raises ConfigurationError when no key is set
+    return session_answer(onboarding.link_session(state, grant))

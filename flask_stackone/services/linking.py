@@ -1,0 +1,188 @@
+"""Linking an account: who is linking, which options are allowed, creating the session,
+and confirming the account the Hub reports."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timezone
+from typing import Any, TypedDict
+
+from flask import current_app
+
+from .. import signals
+from ..config import SLUG, Settings
+from ..core.errors import (
+    ConfigurationError,
+    ForeignAccountError,
+    InvalidOptionError,
+    NotSignedInError,
+    ReceiverError,
+)
+from ..core.models import CATEGORIES, Account, AccountEvent, ConnectSession, Owner, SessionCreated
+from ..state import StackOneState
+
+log = logging.getLogger("flask_stackone")
+
+#: A StackOne account id: never "." or "..", matched against the whole value.
+ACCOUNT_ID = re.compile(r"(?!\.{1,2}\Z)[A-Za-z0-9_.:-]{1,128}")
+
+
+class LinkOptions(TypedDict):
+    """Checked options of one session: what the Hub offers."""
+
+    provider: str | None
+    categories: list[str] | None
+    account_id: str | None
+
+
+def is_account_id(value: object) -> bool:
+    """True when ``value`` has the form of a StackOne account id."""
+    return isinstance(value, str) and ACCOUNT_ID.fullmatch(value) is not None
+
+
+def current_owner(state: StackOneState) -> Owner | None:
+    """The signed-in customer, from the host's owner loader (on the server).
+
+    :raises ConfigurationError: no owner loader was registered.
+    :raises TypeError: the loader returned something other than an ``Owner`` or ``None``.
+    """
+    loader = state.owner_loader()
+    if loader is None:
+        raise ConfigurationError(
+            f"no owner loader for the StackOne blueprint {state.name!r}: decorate a function "
+            f"with {state.loader_hint}"
+        )
+    owner = current_app.ensure_sync(loader)()
+    if owner is not None and not isinstance(owner, Owner):
+        raise TypeError(f"owner_loader must return an Owner or None, not {type(owner).__name__}")
+    return owner
+
+
+def require_owner(state: StackOneState) -> Owner:
+    """The signed-in customer. :raises NotSignedInError: nobody is signed in."""
+    owner = current_owner(state)
+    if owner is None:
+        raise NotSignedInError("sign in to link accounts")
+    return owner
+
+
+def check_options(settings: Settings, data: dict[str, Any]) -> LinkOptions:
+    """Validate ``provider``, ``categories`` and ``account_id`` against the allow-lists.
+
+    :raises InvalidOptionError: naming the first bad option.
+    """
+    provider = data.get("provider")
+    if provider is not None:
+        if not isinstance(provider, str) or not SLUG.fullmatch(provider):
+            raise InvalidOptionError("invalid_provider", "provider must be a connector key")
+        if settings.providers is not None and provider not in settings.providers:
+            raise InvalidOptionError(
+                "provider_not_allowed", f"provider {provider!r} is not offered"
+            )
+    categories = data.get("categories")
+    if categories is not None:
+        if isinstance(categories, str):
+            categories = [categories]
+        if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+            raise InvalidOptionError("invalid_category", "categories must be a list of strings")
+        allowed = settings.categories if settings.categories is not None else CATEGORIES
+        bad = [c for c in categories if c not in allowed]
+        if bad:
+            raise InvalidOptionError("invalid_category", f"category not offered: {bad[0][:64]!r}")
+        categories = sorted(set(categories))
+    if not categories and settings.categories is not None:  # [] must not widen the allow-list
+        categories = sorted(settings.categories)
+    account_id = data.get("account_id")
+    if account_id is not None and not is_account_id(account_id):
+        raise InvalidOptionError("invalid_account_id", "account_id must be a StackOne account id")
+    return {"provider": provider, "categories": categories or None, "account_id": account_id}
+
+
+def owned_account(state: StackOneState, owner: Owner, account_id: str) -> Account:
+    """The account, read from StackOne, if it belongs to ``owner``.
+
+    :raises InvalidOptionError: ``account_id`` is not an account id.
+    :raises NotFoundError: StackOne has no such account.
+    :raises ForeignAccountError: it belongs to another owner.
+    :raises StackOneError: StackOne failed.
+    """
+    if not is_account_id(account_id):
+        raise InvalidOptionError("invalid_account_id", "not a StackOne account id")
+    account = state.client.get_account(account_id)
+    if account.origin_owner_id != owner.id:
+        log.warning("owner %s asked for account %s of another owner", owner.id, account_id)
+        raise ForeignAccountError("this account belongs to another customer")
+    return account
+
+
+def create_session(
+    state: StackOneState,
+    owner: Owner,
+    expires_in: int,
+    options: LinkOptions,
+) -> ConnectSession:
+    """Create a Connect Session for ``owner`` with checked ``options`` and send the
+    ``connect_session_created`` audit signal.
+
+    :raises ConfigurationError: no API key. :raises StackOneError: StackOne failed.
+    """
+    session = state.client.create_connect_session(
+        origin_owner_id=owner.id,
+        origin_owner_name=owner.name,
+        origin_username=owner.username,
+        expires_in=expires_in,
+        **options,
+    )
+    signals.send(
+        signals.connect_session_created,
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        SessionCreated(
+            session_id=session.id,
+            owner_id=owner.id,
+            provider=options["provider"],
+            categories=tuple(options["categories"] or ()),
+            account_id=options["account_id"],
+            expires_at=session.expires_at,
+        ),
+    )
+    return session
+
+
+def start_session(state: StackOneState, owner: Owner, data: dict[str, Any]) -> ConnectSession:
+    """The token route's rule: check the options; re-connecting needs an account of this
+    owner (its provider is kept); then create the session."""
+    options = check_options(state.settings, data)
+    if options["account_id"]:
+        account = owned_account(state, owner, options["account_id"])
+        options["provider"] = options["provider"] or account.provider
+    return create_session(state, owner, state.settings.session_expires_in, options)
+
+
+def confirm_account(
+    state: StackOneState, owner: Owner, account_id: str, *, reconnect: bool
+) -> Account:
+    """The Hub reported success: check the account with StackOne, then send
+    ``account_created`` (``account_updated`` when re-connecting) with source ``hub``.
+
+    :raises ReceiverError: a receiver failed (the account is linked but not recorded).
+    """
+    account = owned_account(state, owner, account_id)
+    event = AccountEvent(
+        type="account.updated" if reconnect else "account.created",
+        account_id=account.id,
+        provider=account.provider,
+        owner_id=account.origin_owner_id,
+        owner_name=account.origin_owner_name,
+        username=account.origin_username,
+        event_date=datetime.now(timezone.utc),
+        source="hub",
+        raw=account.raw,
+    )
+    signal = signals.account_updated if reconnect else signals.account_created
+    try:
+        signals.send(signal, current_app._get_current_object(), event)  # type: ignore[attr-defined]
+    except Exception as exc:
+        log.exception("%s receiver failed for account %s (source hub)", event.type, account.id)
+        raise ReceiverError("the account is linked but could not be recorded") from exc
+    return account
