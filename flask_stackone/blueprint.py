@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import assets, routes, widget
 from .cli import init_cli
-from .config import DEFAULTS, Settings, apply_defaults, read_settings
+from .config import Settings, apply_defaults, check_option_names, read_settings
 from .core.client import StackOneClient
 from .core.errors import ConfigurationError, FlaskStackOneError
 from .core.stores import open_store
@@ -51,9 +51,7 @@ class StackOneBlueprint(Blueprint):
             static_folder="static",
             static_url_path="/static",
         )
-        unknown = set(options) - {k.lower() for k in DEFAULTS}
-        if unknown:
-            raise TypeError(f"unknown flask-stackone option(s): {', '.join(sorted(unknown))}")
+        check_option_names(options)
         self.config_prefix = config_prefix
         self.options = options
         self.owner_loader_func: OwnerLoader | None = None

@@ -89,6 +89,13 @@ class Settings:
         return self.prefix + key.upper()
 
 
+def check_option_names(options: Mapping[str, Any]) -> None:
+    """:raises TypeError: an explicit option that is no setting (a typo), like a bad keyword."""
+    unknown = set(options) - {k.lower() for k in DEFAULTS}
+    if unknown:
+        raise TypeError(f"unknown flask-stackone option(s): {', '.join(sorted(unknown))}")
+
+
 def apply_defaults(config: dict[str, Any], settings: Settings) -> None:
     """Fill in ``config`` the settings it lacks, with the values in use (not stale defaults:
     the sandbox's generated key, for one). Keys already set are left as they are."""
@@ -109,10 +116,7 @@ def read_settings(
 
     :raises ConfigurationError: naming the offending setting (never its secret value).
     """
-    overrides = dict(overrides or {})
-    unknown = set(overrides) - {k.lower() for k in DEFAULTS}
-    if unknown:
-        raise ConfigurationError(f"unknown flask-stackone option(s): {', '.join(sorted(unknown))}")
+    overrides = dict(overrides or {})  # names checked by check_option_names
 
     def get(key: str) -> Any:
         if key.lower() in overrides:
