@@ -1,6 +1,7 @@
-"""Serving the Hub script and our glue script from memory, each file read once per version.
+"""Serving the Hub script and our own files (the glue scripts and the accounts panel's
+style sheet) from memory, each file read once per version.
 
-Both are answered with a strong ETag per encoding, the pre-compressed body when the client
+All are answered with a strong ETag per encoding, the pre-compressed body when the client
 accepts gzip, and a year of caching under their versioned (or digested) URLs.
 """
 
@@ -20,8 +21,10 @@ from .core.hub_script import INSTALL_COMMAND, PACKAGE, PINS, SCRIPT_NAME, hub_di
 from .state import request_state
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
+#: Where our own static files live in the package.
+STATIC = Path(__file__).parent / "static" / "stackone"
 #: Our glue script, shipped in the package.
-GLUE = Path(__file__).parent / "static" / "stackone" / "hub.js"
+GLUE = STATIC / "hub.js"
 
 
 @dataclass(frozen=True)
@@ -55,20 +58,53 @@ class FileCache:
             return self._entries[key]
 
 
+@dataclass(frozen=True)
+class PackageFile:
+    """One of our static files, served under its digest from its own :class:`FileCache`."""
+
+    name: str
+    mimetype: str
+    cache: FileCache
+
+    @property
+    def path(self) -> Path:
+        return STATIC / self.name
+
+    def asset(self) -> Asset:
+        """The file's bytes; its ETag is its digest, part of its URL."""
+        path = self.path
+
+        def load() -> Asset:
+            data = path.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()[:16]
+            return Asset(data, gzip.compress(data, 9, mtime=0), digest)
+
+        asset = self.cache.get(path, load)
+        assert asset is not None, f"{path} is part of the package"
+        return asset
+
+
 _glue_cache = FileCache()
 _hub_cache = FileCache()
+#: Our files the blueprint serves at ``<prefix>/assets/<digest>/<name>``.
+PACKAGE_FILES: dict[str, PackageFile] = {
+    file.name: file
+    for file in (
+        PackageFile("hub.js", "text/javascript", _glue_cache),
+        PackageFile("accounts.js", "text/javascript", FileCache()),
+        PackageFile("accounts.css", "text/css", FileCache()),
+    )
+}
 
 
 def glue() -> Asset:
     """Our glue script; its ETag is its digest, part of its URL."""
+    return PACKAGE_FILES["hub.js"].asset()
 
-    def load() -> Asset:
-        data = GLUE.read_bytes()
-        return Asset(data, gzip.compress(data, 9, mtime=0), hashlib.sha256(data).hexdigest()[:16])
 
-    asset = _glue_cache.get(GLUE, load)
-    assert asset is not None, f"{GLUE} is part of the package"
-    return asset
+def package_file(name: str) -> Asset:
+    """One of :data:`PACKAGE_FILES` (``"accounts.js"`` ...)."""
+    return PACKAGE_FILES[name].asset()
 
 
 def hub_script(root: str | os.PathLike[str] | None, version: str) -> Asset | None:
@@ -85,9 +121,11 @@ def hub_script(root: str | os.PathLike[str] | None, version: str) -> Asset | Non
     return _hub_cache.get(hub_dir(root, version) / SCRIPT_NAME, load)
 
 
-def script_response(asset: Asset, *, immutable: bool = True) -> Response:
-    """A script answer: ``304`` on a matching ``If-None-Match``, gzip when accepted, and
-    (``immutable``) a year of caching; otherwise the client revalidates each time."""
+def script_response(
+    asset: Asset, *, immutable: bool = True, mimetype: str = "text/javascript"
+) -> Response:
+    """A script (or style sheet) answer: ``304`` on a matching ``If-None-Match``, gzip when
+    accepted, and (``immutable``) a year of caching; otherwise the client revalidates."""
     use_gzip = request.accept_encodings["gzip"] > 0
     etag = asset.etag
     conditional = request.if_none_match
@@ -96,7 +134,7 @@ def script_response(asset: Asset, *, immutable: bool = True) -> Response:
     ):
         response = Response(status=304)
     else:
-        response = Response(asset.gzipped if use_gzip else asset.data, mimetype="text/javascript")
+        response = Response(asset.gzipped if use_gzip else asset.data, mimetype=mimetype)
         if use_gzip:
             response.headers["Content-Encoding"] = "gzip"
     response.set_etag(etag + ("-gzip" if use_gzip else ""))
@@ -124,5 +162,16 @@ def hub_script_view(version: str) -> Response:
 def glue_view(digest: str) -> Response:
     """``GET <prefix>/glue/<digest>/hub.js``: immutable under its digest. An old digest (a
     page rendered before an upgrade) gets the current script, revalidated."""
-    asset = glue()
-    return script_response(asset, immutable=digest == asset.etag)
+    return package_file_view(digest, "hub.js")
+
+
+def package_file_view(digest: str, name: str) -> Response:
+    """``GET <prefix>/assets/<digest>/<name>``: one of our files, immutable under its
+    digest; an old digest gets the current file, revalidated. Other names: 404."""
+    file = PACKAGE_FILES.get(name)
+    if file is None:
+        response = Response("not found\n", status=404, mimetype="text/plain")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    asset = file.asset()
+    return script_response(asset, immutable=digest == asset.etag, mimetype=file.mimetype)

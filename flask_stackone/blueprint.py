@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, Response, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
-from . import assets, routes, widget
+from . import accounts_panel, assets, routes, widget
 from .cli import init_cli
 from .config import Settings, apply_defaults, check_option_names, read_settings
 from .core.client import StackOneClient
@@ -58,6 +58,8 @@ class StackOneBlueprint(Blueprint):
         self.json_endpoints: set[str] = set()
         self.add_json_route("/connect-session", routes.connect_session)
         self.add_json_route("/accounts/<account_id>/confirm", routes.confirm_account)
+        self.add_json_route("/accounts", routes.list_accounts, methods=("GET", "POST"))
+        self.add_json_route("/accounts/<account_id>/disconnect", routes.disconnect_account)
         self.add_json_route("/webhooks", routes.webhook)
         self.add_url_rule(
             "/link/<signed>", view_func=routes.onboarding_page, methods=["GET", "POST"]
@@ -65,22 +67,29 @@ class StackOneBlueprint(Blueprint):
         self.add_json_route("/link/<signed>/session", routes.onboarding_session)
         self.add_url_rule("/hub/<version>/webcomponent.js", "hub_script", assets.hub_script_view)
         self.add_url_rule("/glue/<digest>/hub.js", "glue_script", assets.glue_view)
+        self.add_url_rule("/assets/<digest>/<name>", "package_file", assets.package_file_view)
         self.register_error_handler(FlaskStackOneError, routes.error_answer)
         self.register_error_handler(400, self._bad_request)
         self.cli.help = "StackOne account linking: sessions, accounts, webhooks, sandbox."
         init_cli(self.cli, name)
         self.record(self._init_app)  # every registration, also under another name
 
-    def add_json_route(self, rule: str, view: Callable[..., Response]) -> None:
-        """Route a POST-only JSON view; other methods get a JSON 405, not Flask's HTML one."""
+    def add_json_route(
+        self, rule: str, view: Callable[..., Response], methods: tuple[str, ...] = ("POST",)
+    ) -> None:
+        """Route a JSON view taking ``methods`` (POST only by default); other methods get a
+        JSON 405, not Flask's HTML one."""
+        allowed = ", ".join(methods)
 
         @functools.wraps(view)
         def post_only(**kwargs: Any) -> Response:
-            if request.method != "POST":
+            if request.method not in methods:
                 response = routes.json_error(
-                    405, "method_not_allowed", f"{request.method} is not allowed here; use POST"
+                    405,
+                    "method_not_allowed",
+                    f"{request.method} is not allowed here; use {allowed}",
                 )
-                response.headers["Allow"] = "POST"
+                response.headers["Allow"] = allowed
                 return response
             return view(**kwargs)
 
@@ -110,6 +119,7 @@ class StackOneBlueprint(Blueprint):
         state = self._build_state(app, name)
         app.extensions.setdefault(EXTENSION_KEY, {})[name] = state
         widget.register(app, name)
+        accounts_panel.register(app, name)
         _exempt_webhook_from_csrf(app)
         if state.api_client is None:
             log.warning(

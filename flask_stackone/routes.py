@@ -18,7 +18,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from .core import errors
 from .core.models import ConnectSession, format_datetime
 from .core.webhooks import SIGNATURE_HEADER
-from .services import linking, onboarding, webhook_delivery
+from .services import accounts, linking, onboarding, webhook_delivery
 from .state import request_state
 
 log = logging.getLogger("flask_stackone")
@@ -231,6 +231,32 @@ def confirm_account(account_id: str) -> Response:
         raise errors.RequestRefused("reconnect must be true or false", code="invalid_reconnect")
     account = linking.confirm_account(state, owner, account_id, reconnect=reconnect)
     response = jsonify(account.summary())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def list_accounts() -> Response:
+    """GET (query ``provider``, ``categories``) or POST (the same as JSON): the signed-in
+    owner's linked accounts, read from StackOne, with their connectors' names and logos."""
+    state, owner = _signed_in()
+    if request.method == "POST":
+        data = read_options()
+    else:
+        categories = [c for raw in request.args.getlist("categories") for c in raw.split(",")]
+        data = {"provider": request.args.get("provider") or None, "categories": categories}
+    listed = accounts.list_owner_accounts(state, owner, **accounts.list_options(state, data))
+    response = jsonify(accounts=[item.as_json() for item in listed])
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def disconnect_account(account_id: str) -> Response:
+    """POST: delete one of the signed-in owner's accounts at StackOne, then signal."""
+    state, owner = _signed_in()
+    if not linking.is_account_id(account_id):
+        raise errors.RequestRefused("not a StackOne account id", code="invalid_account_id")
+    account = accounts.disconnect(state, owner, account_id)
+    response = jsonify(id=account.id, provider=account.provider, deleted=True)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -14,16 +14,25 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app, request
 
 from .config import Settings
+from .core.cache import TimedValue
 from .core.errors import ConfigurationError, NotRegisteredError
 from .core.stores import DeliveryStore
 
 if TYPE_CHECKING:
     from .core.client import StackOneClient
-    from .core.models import Owner
+    from .core.models import ConnectorMeta, Owner
 
 EXTENSION_KEY = "stackone"
 
 OwnerLoader = Callable[[], "Owner | None"]
+
+#: Seconds StackOne's connectors meta (names, logos) is kept, and after a failed read.
+CONNECTORS_TTL = 600.0
+CONNECTORS_FAILURE_TTL = 60.0
+
+
+def _connectors_cache() -> TimedValue[dict[str, ConnectorMeta]]:
+    return TimedValue(CONNECTORS_TTL, CONNECTORS_FAILURE_TTL)
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,8 @@ class StackOneState:
     :ivar owner_loader: returns the host's owner loader function (``None`` until decorated).
     :ivar loader_hint: how the host names the decorator, for error messages.
     :ivar sandbox_path: where the sandbox is mounted on the app, when it is on.
+    :ivar connectors: StackOne's connectors meta by provider key, cached (the accounts
+        panel's names and logos).
     """
 
     name: str
@@ -45,6 +56,9 @@ class StackOneState:
     loader_hint: str
     api_client: StackOneClient | None = field(default=None, repr=False)
     sandbox_path: str | None = None
+    connectors: TimedValue[dict[str, ConnectorMeta]] = field(
+        default_factory=_connectors_cache, repr=False, compare=False
+    )
 
     @property
     def client(self) -> StackOneClient:

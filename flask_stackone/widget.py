@@ -74,54 +74,54 @@ def hub_app_url(blueprint: str = "stackone") -> str | None:
     return hub_urls(_state(blueprint, None))[1]
 
 
-def _text(name: str, value: Any) -> str | None:
+def _text(name: str, value: Any, macro: str = "stackone_hub") -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise TypeError(f"stackone_hub({name}=...) must be a string, got {type(value).__name__}")
+        raise TypeError(f"{macro}({name}=...) must be a string, got {type(value).__name__}")
     return value
 
 
-def _categories(value: str | Iterable[str] | None) -> list[str] | None:
+def _categories(value: str | Iterable[str] | None, macro: str = "stackone_hub") -> list[str] | None:
     if value is None:
         return None
     values = [value] if isinstance(value, str) else list(value)
     if not all(isinstance(v, str) for v in values):
-        raise TypeError("stackone_hub(categories=...) must be a string or a list of strings")
+        raise TypeError(f"{macro}(categories=...) must be a string or a list of strings")
     return values
 
 
-def _height(value: str | int | None) -> str:
+def _height(value: str | int | None, macro: str = "stackone_hub") -> str:
     if value is None:
         return "500px"
     if isinstance(value, int) and not isinstance(value, bool):
         value = f"{value}px"
     if not isinstance(value, str) or not HEIGHT.match(value):
-        raise ValueError(f"stackone_hub(height=...) must be a CSS length like 500px, not {value!r}")
+        raise ValueError(f"{macro}(height=...) must be a CSS length like 500px, not {value!r}")
     return value
 
 
-def _theme(value: str | Mapping[str, Any] | None) -> str | None:
+def _theme(value: str | Mapping[str, Any] | None, macro: str = "stackone_hub") -> str | None:
     if value is None or value in ("light", "dark"):
         return value  # type: ignore[return-value]
     if isinstance(value, Mapping):
         return json.dumps(value, separators=(",", ":"))
-    raise ValueError("stackone_hub(theme=...) must be 'light', 'dark' or a dict of theme values")
+    raise ValueError(f"{macro}(theme=...) must be 'light', 'dark' or a dict of theme values")
 
 
-def _flag(name: str, value: Any) -> bool:
+def _flag(name: str, value: Any, macro: str = "stackone_hub") -> bool:
     if not isinstance(value, bool):
-        raise TypeError(f"stackone_hub({name}=...) must be true or false")
+        raise TypeError(f"{macro}({name}=...) must be true or false")
     return value
 
 
-def _state(default: str, blueprint: Any) -> StackOneState:
+def _state(default: str, blueprint: Any, macro: str = "stackone_hub") -> StackOneState:
     """The state of the blueprint the widget renders for: ``blueprint`` or ``default``."""
-    name = default if blueprint is None else _text("blueprint", blueprint) or ""
+    name = default if blueprint is None else _text("blueprint", blueprint, macro) or ""
     states = current_app.extensions.get(EXTENSION_KEY, {})
     if name not in states:
         raise ValueError(
-            f"stackone_hub(blueprint={name!r}) names no StackOne blueprint registered on this "
+            f"{macro}(blueprint={name!r}) names no StackOne blueprint registered on this "
             f"app (registered: {', '.join(sorted(states)) or 'none'})"
         )
     return states[name]

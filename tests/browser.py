@@ -39,7 +39,9 @@ TIMEOUT_MS = 15_000
 #: Recorded in every page: the widget's DOM events, in order, as ``[name, detail]``.
 RECORD_EVENTS = """
 window.__stackoneEvents = [];
-for (const name of ["stackone:linked", "stackone:error"]) {
+for (const name of [
+  "stackone:linked", "stackone:error", "stackone:reconnected", "stackone:disconnected",
+]) {
   document.addEventListener(name, (event) => window.__stackoneEvents.push([name, event.detail]));
 }
 """

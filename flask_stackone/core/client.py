@@ -20,7 +20,7 @@ import requests
 
 from ..__about__ import __version__
 from . import errors
-from .models import Account, ConnectSession
+from .models import Account, ConnectorMeta, ConnectSession
 
 log = logging.getLogger("flask_stackone.client")
 
@@ -203,6 +203,19 @@ class StackOneClient:
     def list_accounts(self, **filters: Any) -> list[Account]:
         """Like :meth:`iter_accounts`, as a list."""
         return list(self.iter_accounts(**filters))
+
+    def list_connectors_meta(self) -> list[ConnectorMeta]:
+        """``GET /connectors/meta``: every connector of the project, with its display name,
+        category and logos. Entries without a ``provider`` are skipped."""
+        data = self._json("GET", "/connectors/meta")
+        items = data.get("data") if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise errors.InvalidResponseError("StackOne's connectors meta answer is not a list")
+        return [
+            ConnectorMeta.from_api(item)
+            for item in items
+            if isinstance(item, dict) and isinstance(item.get("provider"), str) and item["provider"]
+        ]
 
     # -- transport ----------------------------------------------------------------------------
 

@@ -224,3 +224,34 @@ class SessionCreated:
     categories: tuple[str, ...]
     account_id: str | None
     expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ConnectorMeta:
+    """One connector of the project, from StackOne's ``GET /connectors/meta``: its display
+    name, category and logos. ``logo_url`` is kept as StackOne sent it (check it before
+    putting it in a page)."""
+
+    provider: str
+    provider_name: str | None = None
+    category: str | None = None
+    active: bool | None = None
+    logo_url: str | None = None
+    original_logo_horizontal_url: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> ConnectorMeta:
+        resources = data.get("resources")
+        images = resources.get("images") if isinstance(resources, dict) else None
+        images = images if isinstance(images, dict) else {}
+        active = data.get("active")
+        return cls(
+            provider=str(data["provider"]),
+            provider_name=_str_or_none(data.get("provider_name")),
+            category=_str_or_none(data.get("category")),
+            active=active if isinstance(active, bool) else None,
+            logo_url=_str_or_none(images.get("logo_url")),
+            original_logo_horizontal_url=_str_or_none(images.get("original_logo_horizontal_url")),
+            raw=dict(data),
+        )

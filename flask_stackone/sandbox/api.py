@@ -204,6 +204,33 @@ def account(account_id: str) -> Response:
     return answer(public(found))
 
 
+def _connector_meta(connector: Connector) -> dict[str, Any]:
+    logo = url_for("stackone_sandbox.logo", key=connector.key, _external=True)
+    return {
+        "provider": connector.key,
+        "provider_name": connector.name,
+        "category": connector.categories[0],
+        "active": True,
+        "models": {},
+        "resources": {"images": {"logo_url": logo, "original_logo_horizontal_url": logo}},
+    }
+
+
+def connectors_meta() -> Response:
+    """``GET /connectors/meta``: every seeded connector's name, category and logos."""
+    require_api_key()
+    return answer([_connector_meta(c) for c in BY_KEY.values()])
+
+
+def connector_meta(provider: str) -> Response:
+    """``GET /connectors/meta/{provider}``; 404 when unknown."""
+    require_api_key()
+    connector = BY_KEY.get(provider)
+    if connector is None:
+        raise SandboxError(404, "Connector not found")
+    return answer(_connector_meta(connector))
+
+
 # -- the Hub's calls -----------------------------------------------------------------------
 
 

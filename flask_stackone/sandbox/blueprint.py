@@ -13,7 +13,7 @@ sandbox_bp = Blueprint("stackone_sandbox", __name__, template_folder="templates"
 
 HUB_HEADERS = "Content-Type, x-hub-session-token, x-hub-version"
 #: The JSON APIs under the prefix: their routing errors (404, 405) get StackOne's JSON body.
-API_PATHS = ("/connect_sessions", "/accounts", "/hub")
+API_PATHS = ("/connect_sessions", "/accounts", "/connectors", "/hub")
 
 
 def route(rule: str, view: object, methods: tuple[str, ...] = ("GET",), **options: object) -> None:
@@ -25,6 +25,8 @@ route("/connect_sessions", api.create_connect_session, ("POST",))
 route("/connect_sessions/authenticate", api.authenticate_connect_session, ("POST",))
 route("/accounts", api.list_accounts)
 route("/accounts/<account_id>", api.account, ("GET", "PATCH", "DELETE"))
+route("/connectors/meta", api.connectors_meta)
+route("/connectors/meta/<provider>", api.connector_meta)
 # The Hub's calls (x-hub-session-token).
 route("/hub/settings", api.hub_settings)
 route("/hub/connectors", api.hub_connectors)

@@ -177,6 +177,7 @@
       this.lastExpiredRefresh = -Infinity;
       this.refreshing = null;
       this.confirmed = new Set();
+      this.destroyed = false;
       if (this.lazy) {
         this.showButton();
       } else {
@@ -201,6 +202,7 @@
     }
 
     async show() {
+      if (this.destroyed) return;
       this.message("Loading the StackOne Hub\u2026", { role: "status" });
       let session;
       try {
@@ -209,10 +211,16 @@
           loadHubScript(this.data.hubSrc, this.data.hubIntegrity),
         ]);
       } catch (error) {
-        this.fail(error, "session");
+        if (!this.destroyed) this.fail(error, "session");
         return;
       }
-      this.mount(session);
+      if (!this.destroyed) this.mount(session);
+    }
+
+    /** Stop for good: timers cleared, the Hub removed, nothing shown again. */
+    destroy() {
+      this.destroyed = true;
+      this.unmount();
     }
 
     fetchToken() {
@@ -458,8 +466,15 @@
     document.querySelectorAll("[data-stackone-hub]").forEach(init);
   }
 
+  /** Stop the widget of ``root`` (a placeholder about to be removed from the page). */
+  function destroy(root) {
+    const widget = widgets.get(root);
+    if (widget) widget.destroy();
+    widgets.delete(root);
+  }
+
   addStyles();
-  window.StackOneHubGlue = Object.freeze({ init, scan });
+  window.StackOneHubGlue = Object.freeze({ init, scan, destroy });
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", scan, { once: true });
   } else {

@@ -1,0 +1,238 @@
+"""``{{ stackone_accounts() }}``: the Jinja global that shows the signed-in customer's linked
+accounts, with re-connect, disconnect and add.
+
+Rendering only. The list is read from StackOne on the server (the services do that), so the
+page shows it before any script runs; our panel script (``static/stackone/accounts.js``)
+then runs the buttons through the blueprint's routes and updates the list in place. The
+Hub for re-connect and add is the ``{{ stackone_hub() }}`` glue, in a dialog.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Flask, g, render_template, url_for
+from markupsafe import Markup
+
+from .assets import glue, package_file
+from .core.errors import ConfigurationError, StackOneError
+from .core.hub_script import INSTALL_COMMAND
+from .services import accounts, linking
+from .services.accounts import LinkedAccount
+from .state import StackOneState
+from .widget import (
+    ACCOUNT_PLACEHOLDER,
+    _categories,
+    _flag,
+    _height,
+    _state,
+    _text,
+    _theme,
+    hub_urls,
+    script_source,
+)
+
+log = logging.getLogger("flask_stackone")
+
+MACRO = "stackone_accounts"
+DEFAULT_TITLE = "Connected systems"
+DEFAULT_EMPTY_TEXT = "No systems connected yet."
+DEFAULT_ADD_LABEL = "Add a connection"
+
+
+def register(app: Flask, blueprint_name: str) -> None:
+    """Make ``stackone_accounts`` (and the macro's helper) Jinja globals of ``app``; the
+    first StackOne blueprint registered is the default, ``blueprint=`` picks another."""
+    render = functools.partial(render_accounts, blueprint_name)
+    app.jinja_env.globals.setdefault("stackone_accounts", render)
+    app.jinja_env.globals.setdefault("_stackone_accounts_panel", render)
+
+
+def monogram(name: str) -> str:
+    """Up to two letters standing for ``name`` when there is no logo: ``"HiBob"`` -> ``Hi``,
+    ``"SAP SuccessFactors"`` -> ``SS``."""
+    words = [w for w in name.replace("-", " ").replace("_", " ").split() if w[:1].isalnum()]
+    if not words:
+        return "?"
+    letters = words[0][:2] if len(words) == 1 else words[0][0] + words[1][0]
+    return letters[:1].upper() + letters[1:].lower() if len(words) == 1 else letters.upper()
+
+
+def status_label(status: str | None) -> str:
+    """``"active"`` -> ``Active``; an unknown status is shown as it is, capitalised."""
+    if not status:
+        return "Unknown"
+    text = status.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def time_text(moment: datetime | None) -> str | None:
+    """A readable UTC time for the page before its script localises it."""
+    if moment is None:
+        return None
+    utc = moment.astimezone(timezone.utc)
+    return f"{utc.day} {utc:%b %Y, %H:%M} UTC"
+
+
+def row(item: LinkedAccount) -> dict[str, Any]:
+    """One account as the template renders it (the JSON of the list route, and more)."""
+    data = item.as_json()
+    data["monogram"] = monogram(item.name)
+    data["status_label"] = status_label(item.account.status)
+    data["created_text"] = time_text(item.account.created_at)
+    data["updated_text"] = time_text(item.account.updated_at)
+    data["title"] = f"{item.name} ({item.account.label})" if item.account.label else item.name
+    return data
+
+
+def _panel_id(value: str | None) -> str:
+    if value is not None:
+        return value
+    number = g.get("_stackone_accounts_count", 0) + 1
+    g._stackone_accounts_count = number
+    return f"stackone-accounts-{number}" if number > 1 else "stackone-accounts"
+
+
+def _heading_level(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        raise ValueError(f"{MACRO}(heading_level=...) must be 1 to 5, not {value!r}")
+    return value
+
+
+def _load(state: StackOneState, options: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    """``(rows, problem)``: the owner's accounts, or why there are none to show."""
+    try:
+        owner = linking.current_owner(state)
+        if owner is None:
+            return [], "signed_out"
+        state.client  # noqa: B018 - raises ConfigurationError when no key is set
+        return [row(item) for item in accounts.list_owner_accounts(state, owner, **options)], None
+    except ConfigurationError as exc:
+        log.error("the accounts panel cannot list accounts, not configured: %s", exc)
+        return [], "not_configured"
+    except StackOneError as exc:
+        log.warning("the accounts panel could not list accounts: %s", exc)
+        return [], "unavailable"
+
+
+def render_accounts(
+    blueprint_name: str,
+    provider: str | None = None,
+    categories: str | Iterable[str] | None = None,
+    allow_add: bool = True,
+    allow_reconnect: bool = True,
+    allow_disconnect: bool = True,
+    title: str | None = DEFAULT_TITLE,
+    heading_level: int = 2,
+    empty_text: str | None = None,
+    add_label: str | None = None,
+    height: str | int | None = None,
+    theme: str | Mapping[str, Any] | None = None,
+    nonce: str | None = None,
+    id: str | None = None,
+    server_render: bool = True,
+    stylesheet: bool = True,
+    blueprint: str | None = None,
+) -> Markup:
+    """Render the accounts panel. See docs/accounts-panel.md for every option.
+
+    :param provider: list only this connector's accounts; **Add** opens its form.
+    :param categories: list only accounts of these categories; **Add** offers only them.
+    :param allow_add: show the **Add** button (it opens the Hub).
+    :param allow_reconnect: show **Re-connect** on each account (the Hub in edit mode).
+    :param allow_disconnect: show **Disconnect** on each account (asks for confirmation).
+    :param title: the panel's heading (``None`` or ``""``: no visible heading).
+    :param heading_level: the heading's level, ``h2`` by default.
+    :param empty_text: what the panel says when no account is linked.
+    :param add_label: the **Add** button's text.
+    :param height: the Hub's CSS height in the dialog (``"500px"``).
+    :param theme: the Hub's theme (``"light"``, ``"dark"`` or a dict).
+    :param nonce: the page's CSP nonce, put on the ``<script>`` tags.
+    :param id: the panel's HTML id (default ``stackone-accounts``, ``stackone-accounts-2``...).
+    :param server_render: read the list while rendering the page (default); ``False``
+        leaves it to the script, so the page never waits for StackOne.
+    :param stylesheet: link the panel's default style sheet (``False``: style it yourself).
+    :param blueprint: the registered name of the StackOne blueprint to use.
+    :raises TypeError, ValueError: an option has the wrong type or form, or names a
+        provider or category this app does not offer.
+    """
+    state = _state(blueprint_name, blueprint, MACRO)
+    options = accounts.list_options(
+        state,
+        {
+            "provider": _text("provider", provider, MACRO),
+            "categories": _categories(categories, MACRO),
+        },
+    )
+    hub_options = {
+        "provider": options["provider"],
+        "categories": _categories(categories, MACRO),
+    }
+    source = script_source(state)
+    if source is None and (allow_add or allow_reconnect):
+        log.warning(
+            "the StackOne Hub script is not available for the accounts panel: run `%s` or set %s",
+            INSTALL_COMMAND,
+            state.settings.name("hub_script_url"),
+        )
+    hub_src, integrity = source or (None, None)
+    base_url, app_url = hub_urls(state)
+    can_add = _flag("allow_add", allow_add, MACRO) and hub_src is not None
+    can_reconnect = _flag("allow_reconnect", allow_reconnect, MACRO) and hub_src is not None
+    rows: list[dict[str, Any]] = []
+    problem: str | None = "loading"
+    if _flag("server_render", server_render, MACRO):
+        rows, problem = _load(state, options)
+    panel_id = _panel_id(_text("id", id, MACRO))
+    context: dict[str, Any] = {
+        "id": panel_id,
+        "rows": rows,
+        "problem": problem,
+        "title": _text("title", title, MACRO),
+        "level": _heading_level(heading_level),
+        "empty_text": _text("empty_text", empty_text, MACRO) or DEFAULT_EMPTY_TEXT,
+        "add_label": _text("add_label", add_label, MACRO) or DEFAULT_ADD_LABEL,
+        "can_add": can_add,
+        "can_reconnect": can_reconnect,
+        "can_disconnect": _flag("allow_disconnect", allow_disconnect, MACRO),
+        "hub_missing": hub_src is None and (allow_add or allow_reconnect),
+        "install_command": INSTALL_COMMAND,
+        "nonce": _text("nonce", nonce, MACRO),
+        "stylesheet": _flag("stylesheet", stylesheet, MACRO),
+        "list_url": url_for(
+            f"{state.name}.list_accounts",
+            provider=options["provider"],
+            categories=",".join(options["categories"] or ()) or None,
+        ),
+        "disconnect_url": url_for(
+            f"{state.name}.disconnect_account", account_id=ACCOUNT_PLACEHOLDER
+        ),
+        "hub": {
+            "token_url": url_for(f"{state.name}.connect_session"),
+            "confirm_url": url_for(f"{state.name}.confirm_account", account_id=ACCOUNT_PLACEHOLDER),
+            "hub_src": hub_src,
+            "integrity": integrity,
+            "height": _height(height, MACRO),
+            "theme": _theme(theme, MACRO),
+            "base_url": base_url,
+            "app_url": app_url,
+        },
+        "add_options": {k: v for k, v in hub_options.items() if v},
+        "glue_src": url_for(f"{state.name}.glue_script", digest=glue().etag),
+        "panel_src": url_for(
+            f"{state.name}.package_file",
+            digest=package_file("accounts.js").etag,
+            name="accounts.js",
+        ),
+        "css_href": url_for(
+            f"{state.name}.package_file",
+            digest=package_file("accounts.css").etag,
+            name="accounts.css",
+        ),
+    }
+    # render_template autoescapes every value; the result is HTML to keep as it is.
+    return Markup(render_template("stackone/_accounts.html", **context))  # noqa: S704

@@ -1,0 +1,583 @@
+/*
+ * flask-stackone: the script of {{ stackone_accounts() }} panels.
+ *
+ * The server renders the list; this script runs its buttons and keeps the list up to date
+ * without a reload. Re-connect and Add open the StackOne Hub (through the hub.js glue) in a
+ * <dialog>; Disconnect asks for confirmation in place, then POSTs the disconnect route.
+ * Each outcome is announced in the panel's aria-live region and dispatched as a DOM event:
+ * `stackone:linked` (from the glue), `stackone:reconnected`, `stackone:disconnected`.
+ * No inline handlers, no inline styles; plain JS, no build step.
+ */
+(() => {
+  "use strict";
+
+  if (window.StackOneAccounts) {
+    window.StackOneAccounts.scan();
+    return;
+  }
+
+  const panels = new WeakMap();
+  const PLACEHOLDER = "ACCOUNT_ID";
+  let confirmCount = 0;
+
+  class RequestError extends Error {
+    constructor(status, code, message) {
+      super(message || `The request failed (HTTP ${status}).`);
+      this.status = status;
+      this.code = code || null;
+    }
+  }
+
+  function requestHeaders(method) {
+    const headers = { Accept: "application/json", "X-StackOne-Request": "1" };
+    if (method !== "GET") {
+      headers["Content-Type"] = "application/json";
+      const csrf = document.querySelector('meta[name="csrf-token"]');
+      if (csrf && csrf.content) headers["X-CSRFToken"] = csrf.content;
+    }
+    return headers;
+  }
+
+  async function call(method, url) {
+    let response;
+    try {
+      response = await fetch(url, {
+        method,
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: requestHeaders(method),
+        body: method === "GET" ? undefined : "{}",
+      });
+    } catch (error) {
+      throw new RequestError(0, "network", "This page could not reach the server.");
+    }
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (error) {
+      data = null;
+    }
+    if (!response.ok) {
+      throw new RequestError(response.status, data && data.error, data && data.message);
+    }
+    return data || {};
+  }
+
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function button(label, action, className) {
+    const node = element("button", `stackone-button${className ? ` ${className}` : ""}`, label);
+    node.type = "button";
+    node.setAttribute("data-stackone-action", action);
+    return node;
+  }
+
+  /** Up to two letters for a name without a logo (as the server writes them). */
+  function monogram(name) {
+    const words = String(name || "")
+      .replace(/[-_]/g, " ")
+      .split(/\s+/)
+      .filter((word) => /^[\p{L}\p{N}]/u.test(word));
+    if (!words.length) return "?";
+    if (words.length === 1) {
+      const letters = words[0].slice(0, 2);
+      return letters.slice(0, 1).toUpperCase() + letters.slice(1).toLowerCase();
+    }
+    return (words[0][0] + words[1][0]).toUpperCase();
+  }
+
+  function statusLabel(status) {
+    const text = String(status || "").replace(/_/g, " ").trim();
+    return text ? text[0].toUpperCase() + text.slice(1) : "Unknown";
+  }
+
+  let timeFormat = null;
+  function localTime(node) {
+    const moment = new Date(node.dateTime);
+    if (Number.isNaN(moment.getTime())) return;
+    try {
+      timeFormat =
+        timeFormat || new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+      node.textContent = timeFormat.format(moment);
+      node.title = moment.toISOString();
+    } catch (error) {
+      // An old browser: the server's UTC text stays.
+    }
+  }
+
+  function problemText(error, action) {
+    const status = error instanceof RequestError ? error.status : 0;
+    if (status === 401) return "Please sign in again to change your connected systems.";
+    if (status === 0) return "This page could not reach the server. Check your connection.";
+    if (status === 502 || status === 503 || status === 504) {
+      return "StackOne is not available right now. Please try again in a moment.";
+    }
+    if (error.code === "not_configured") return "Connected systems are not set up on this server yet.";
+    if (error.code === "receiver_failed") {
+      return "The system was disconnected, but this site could not record it.";
+    }
+    const what = action === "disconnect" ? "The system could not be disconnected" : "The list could not be loaded";
+    return `${what}: ${error.message}`;
+  }
+
+  class Panel {
+    constructor(root) {
+      this.root = root;
+      const data = root.dataset;
+      this.hub = this.json(data.hub);
+      this.addOptions = this.json(data.addOptions);
+      this.actions = new Set((data.actions || "").split(/\s+/).filter(Boolean));
+      this.list = root.querySelector(".stackone-accounts-list");
+      this.empty = root.querySelector(".stackone-accounts-empty");
+      this.header = root.querySelector(".stackone-accounts-header");
+      this.announcer = root.querySelector(".stackone-accounts-announcement");
+      this.dialog = root.querySelector(".stackone-accounts-dialog");
+      this.dialogTitle = root.querySelector(".stackone-accounts-dialog-title");
+      this.hubSlot = root.querySelector(".stackone-accounts-hub");
+      this.hubRoot = null;
+      this.context = null;
+      this.announceTimer = 0;
+      root.addEventListener("click", (event) => this.onClick(event));
+      root.addEventListener("keydown", (event) => this.onKeydown(event));
+      root.addEventListener("error", (event) => this.onImageError(event), true);
+      root.addEventListener("stackone:linked", (event) => this.onLinked(event));
+      if (this.dialog) {
+        this.dialog.addEventListener("close", (event) => {
+          if (event.target === this.dialog) this.closeHub();
+        });
+        // The Hub's own Close button (after a success): the glue would start a new
+        // session; this panel closes its dialog instead, before the glue sees the event.
+        this.hubSlot.addEventListener(
+          "close",
+          (event) => {
+            if (event.target !== this.dialog) this.closeHub();
+          },
+          true,
+        );
+      }
+      this.enhance(root);
+      if (data.problem === "loading") this.refresh();
+    }
+
+    json(text) {
+      try {
+        return JSON.parse(text || "{}") || {};
+      } catch (error) {
+        return {};
+      }
+    }
+
+    dispatch(name, detail) {
+      this.root.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
+    }
+
+    announce(text) {
+      if (!this.announcer) return;
+      // Emptied first, so the same sentence twice is announced twice.
+      window.clearTimeout(this.announceTimer);
+      this.announcer.textContent = "";
+      this.announceTimer = window.setTimeout(() => {
+        this.announcer.textContent = text;
+      }, 60);
+    }
+
+    /** Local times, and monograms in place of logos that failed before this ran. */
+    enhance(scope) {
+      scope.querySelectorAll("time[datetime]").forEach(localTime);
+      scope.querySelectorAll("img.stackone-account-img").forEach((img) => {
+        if (img.complete && img.naturalWidth === 0) img.remove();
+      });
+    }
+
+    onImageError(event) {
+      const target = event.target;
+      if (target instanceof HTMLImageElement && target.classList.contains("stackone-account-img")) {
+        target.remove(); // the monogram underneath shows (no logo, or the page's CSP refused it)
+      }
+    }
+
+    rowOf(node) {
+      return node.closest(".stackone-account");
+    }
+
+    nameOf(row) {
+      return (row && row.dataset.name) || "This system";
+    }
+
+    onClick(event) {
+      const target = event.target.closest("[data-stackone-action]");
+      if (!target || !this.root.contains(target) || target.disabled) return;
+      const row = this.rowOf(target);
+      switch (target.dataset.stackoneAction) {
+        case "add":
+          this.openHub("add", null, this.root.dataset.addLabel || "Add a connection");
+          break;
+        case "reconnect":
+          this.openHub("reconnect", row.dataset.accountId, this.nameOf(row));
+          break;
+        case "disconnect":
+          this.askDisconnect(row);
+          break;
+        case "confirm-disconnect":
+          this.disconnect(row);
+          break;
+        case "cancel-disconnect":
+          this.cancelDisconnect(row);
+          break;
+        case "close":
+          this.closeHub();
+          break;
+        case "retry":
+          this.refresh();
+          break;
+        default:
+          break;
+      }
+    }
+
+    onKeydown(event) {
+      if (event.key !== "Escape") return;
+      const confirm = event.target.closest && event.target.closest(".stackone-account-confirm");
+      if (confirm && !confirm.hasAttribute("aria-busy")) {
+        event.preventDefault();
+        this.cancelDisconnect(this.rowOf(confirm));
+      }
+    }
+
+    // -- the Hub, in a dialog -------------------------------------------------------------
+
+    openHub(mode, accountId, name) {
+      if (!this.dialog || !window.StackOneHubGlue || !this.hub.hub_src) {
+        this.announce("The StackOne Hub is not available on this page. Reload it and try again.");
+        return;
+      }
+      this.closeHub({ restoreFocus: false });
+      const hub = element("div", "stackone-hub");
+      const options = mode === "reconnect" ? { account_id: accountId } : this.addOptions;
+      const data = {
+        tokenUrl: this.hub.token_url,
+        confirmUrl: this.hub.confirm_url,
+        confirm: "true",
+        options: JSON.stringify(options),
+        hubSrc: this.hub.hub_src,
+        hubIntegrity: this.hub.integrity,
+        height: this.hub.height,
+        baseUrl: this.hub.base_url,
+        appUrl: this.hub.app_url,
+        theme: this.hub.theme,
+        accountId: mode === "reconnect" ? accountId : null,
+      };
+      for (const [key, value] of Object.entries(data)) {
+        if (value) hub.dataset[key] = value;
+      }
+      this.context = { mode, accountId, name };
+      this.dialogTitle.textContent = mode === "reconnect" ? `Re-connect ${name}` : name;
+      this.hubSlot.replaceChildren(hub);
+      this.hubRoot = hub;
+      this.dialog.showModal();
+      window.StackOneHubGlue.init(hub);
+    }
+
+    closeHub({ restoreFocus = true } = {}) {
+      const context = this.context;
+      if (this.hubRoot) {
+        window.StackOneHubGlue.destroy(this.hubRoot);
+        this.hubRoot.remove();
+        this.hubRoot = null;
+      }
+      this.context = null;
+      if (this.dialog && this.dialog.open) this.dialog.close();
+      if (restoreFocus && context) this.focusAfter(context.accountId, context.mode);
+    }
+
+    focusAfter(accountId, action) {
+      let target = null;
+      if (accountId) {
+        const row = this.findRow(accountId);
+        target = row && row.querySelector(`[data-stackone-action="${action}"]`);
+      }
+      target =
+        target ||
+        [...this.root.querySelectorAll('[data-stackone-action="add"]')].find((b) => !b.closest("[hidden]") && !b.hidden) ||
+        this.root.querySelector(".stackone-accounts-title");
+      if (target) target.focus();
+    }
+
+    findRow(accountId) {
+      return [...this.list.children].find((row) => row.dataset.accountId === accountId) || null;
+    }
+
+    async onLinked(event) {
+      const context = this.context;
+      if (!context || !this.hubRoot || !this.hubRoot.contains(event.target)) return;
+      const account = event.detail || {};
+      this.closeHub({ restoreFocus: false });
+      if (context.mode === "reconnect") this.dispatch("stackone:reconnected", account);
+      const loaded = await this.refresh();
+      const row = account.id ? this.findRow(String(account.id)) : null;
+      const name = row ? this.nameOf(row) : context.mode === "reconnect" ? context.name : account.provider || "The system";
+      const done = context.mode === "reconnect" ? `${name} is re-connected.` : `${name} is connected.`;
+      const status =
+        account.status && account.status !== "active"
+          ? ` Its status is \u201c${account.status}\u201d: it needs attention.`
+          : "";
+      if (loaded) this.announce(done + status);
+      this.focusAfter(account.id ? String(account.id) : context.accountId, "reconnect");
+    }
+
+    // -- the list ----------------------------------------------------------------------------
+
+    async refresh() {
+      const retry = this.root.querySelector('[data-stackone-action="retry"]');
+      if (retry) retry.disabled = true;
+      let data;
+      try {
+        data = await call("GET", this.root.dataset.listUrl);
+      } catch (error) {
+        if (retry) retry.disabled = false;
+        this.showProblem(error);
+        return false;
+      }
+      this.root.querySelectorAll(".stackone-accounts-problem").forEach((node) => node.remove());
+      this.root.dataset.problem = "";
+      this.render(Array.isArray(data.accounts) ? data.accounts : []);
+      return true;
+    }
+
+    showProblem(error) {
+      const text = problemText(error, "list");
+      if (this.list.children.length) {
+        this.announce(`The list could not be refreshed. ${text}`);
+        return;
+      }
+      this.root.querySelectorAll(".stackone-accounts-problem").forEach((node) => node.remove());
+      const box = element("div", "stackone-accounts-problem");
+      box.setAttribute("role", "alert");
+      box.appendChild(element("p", null, text));
+      const status = error instanceof RequestError ? error.status : 0;
+      if (status === 0 || status >= 500) box.appendChild(button("Try again", "retry"));
+      this.announcer.after(box);
+      this.root.dataset.problem = "failed";
+      this.updateEmpty();
+    }
+
+    render(accounts) {
+      this.list.replaceChildren(...accounts.map((account) => this.row(account)));
+      this.updateEmpty();
+      this.enhance(this.list);
+    }
+
+    updateEmpty() {
+      const count = this.list.children.length;
+      const failed = Boolean(this.root.dataset.problem);
+      this.list.hidden = count === 0;
+      if (this.empty) this.empty.hidden = count > 0 || failed;
+      const add = this.header && this.header.querySelector('[data-stackone-action="add"]');
+      if (add) add.hidden = count === 0;
+    }
+
+    row(account) {
+      const name = account.name || account.provider || "Unknown system";
+      const title = account.label ? `${name} (${account.label})` : name;
+      const status = account.status || "unknown";
+      const row = element("li", "stackone-account");
+      row.dataset.accountId = account.id;
+      row.dataset.provider = account.provider || "";
+      row.dataset.status = status;
+      row.dataset.name = title;
+
+      const logo = element("span", "stackone-account-logo");
+      logo.setAttribute("aria-hidden", "true");
+      logo.appendChild(element("span", "stackone-account-monogram", monogram(name)));
+      if (account.logo_url) {
+        const img = element("img", "stackone-account-img");
+        img.alt = "";
+        img.width = 40;
+        img.height = 40;
+        img.decoding = "async";
+        img.referrerPolicy = "no-referrer";
+        img.src = account.logo_url;
+        logo.appendChild(img);
+      }
+      row.appendChild(logo);
+
+      const body = element("div", "stackone-account-body");
+      const heading = element("p", "stackone-account-heading");
+      heading.appendChild(element("span", "stackone-account-name", name));
+      const badge = element("span", "stackone-account-status", statusLabel(account.status));
+      badge.dataset.status = status;
+      heading.appendChild(badge);
+      body.appendChild(heading);
+      if (account.label) body.appendChild(element("p", "stackone-account-label", account.label));
+      const times = [
+        ["Linked", account.created_at],
+        ["Updated", account.updated_at],
+      ].filter(([, value]) => value);
+      if (times.length) {
+        const list = element("dl", "stackone-account-times");
+        for (const [label, value] of times) {
+          const item = element("div");
+          item.appendChild(element("dt", null, label));
+          const dd = element("dd");
+          const time = element("time", null, value);
+          time.dateTime = value;
+          dd.appendChild(time);
+          item.appendChild(dd);
+          list.appendChild(item);
+        }
+        body.appendChild(list);
+      }
+      if (account.status !== "active") {
+        const box = element("div", "stackone-account-reasons");
+        box.appendChild(element("p", null, "This account needs attention."));
+        const reasons = (Array.isArray(account.status_reasons) ? account.status_reasons : []).filter(
+          (reason) => reason && reason.description,
+        );
+        if (reasons.length) {
+          const list = element("ul");
+          for (const reason of reasons) {
+            const item = element("li", null, reason.description);
+            if (reason.code) {
+              item.append(" ");
+              item.appendChild(element("code", null, reason.code));
+            }
+            list.appendChild(item);
+          }
+          box.appendChild(list);
+        } else {
+          box.appendChild(
+            element("p", null, `StackOne gives no reason for the status \u201c${status}\u201d.`),
+          );
+        }
+        body.appendChild(box);
+      }
+      row.appendChild(body);
+
+      if (this.actions.has("reconnect") || this.actions.has("disconnect")) {
+        const actions = element("div", "stackone-account-actions");
+        if (this.actions.has("reconnect")) {
+          const reconnect = button("Re-connect", "reconnect");
+          reconnect.setAttribute("aria-label", `Re-connect ${title}`);
+          actions.appendChild(reconnect);
+        }
+        if (this.actions.has("disconnect")) {
+          const disconnect = button("Disconnect", "disconnect", "stackone-button--danger");
+          disconnect.setAttribute("aria-label", `Disconnect ${title}`);
+          actions.appendChild(disconnect);
+        }
+        row.appendChild(actions);
+      }
+      return row;
+    }
+
+    // -- disconnecting -------------------------------------------------------------------------
+
+    askDisconnect(row) {
+      const actions = row.querySelector(".stackone-account-actions");
+      if (!actions || row.querySelector(".stackone-account-confirm")) return;
+      const name = this.nameOf(row);
+      confirmCount += 1;
+      const question = element(
+        "p",
+        null,
+        `Disconnect ${name}? This site will no longer be able to use it.`,
+      );
+      question.id = `${this.root.id || "stackone-accounts"}-confirm-${confirmCount}`;
+      const confirm = element("div", "stackone-account-confirm");
+      confirm.setAttribute("role", "group");
+      confirm.setAttribute("aria-labelledby", question.id);
+      const yes = button("Yes, disconnect", "confirm-disconnect", "stackone-button--danger-solid");
+      yes.setAttribute("aria-label", `Yes, disconnect ${name}`);
+      const no = button("Cancel", "cancel-disconnect");
+      confirm.append(question, yes, no);
+      actions.hidden = true;
+      actions.after(confirm);
+      no.focus(); // the safe choice first: Enter twice never deletes anything
+    }
+
+    cancelDisconnect(row) {
+      if (!row) return;
+      const confirm = row.querySelector(".stackone-account-confirm");
+      if (confirm) confirm.remove();
+      const actions = row.querySelector(".stackone-account-actions");
+      if (actions) actions.hidden = false;
+      const again = row.querySelector('[data-stackone-action="disconnect"]');
+      if (again) again.focus();
+    }
+
+    async disconnect(row) {
+      const confirm = row.querySelector(".stackone-account-confirm");
+      const yes = confirm.querySelector('[data-stackone-action="confirm-disconnect"]');
+      const buttons = [...confirm.querySelectorAll("button")];
+      const id = row.dataset.accountId;
+      const name = this.nameOf(row);
+      const label = yes.textContent;
+      row.setAttribute("aria-busy", "true");
+      confirm.setAttribute("aria-busy", "true");
+      buttons.forEach((node) => {
+        node.disabled = true;
+      });
+      yes.textContent = "Disconnecting\u2026";
+      let result;
+      try {
+        const url = this.root.dataset.disconnectUrl.replace(PLACEHOLDER, encodeURIComponent(id));
+        result = await call("POST", url);
+      } catch (error) {
+        row.removeAttribute("aria-busy");
+        confirm.removeAttribute("aria-busy");
+        yes.textContent = label;
+        buttons.forEach((node) => {
+          node.disabled = false;
+        });
+        if (error instanceof RequestError && error.status === 404) {
+          this.removeRow(row);
+          this.announce(`${name} was already disconnected.`);
+          return;
+        }
+        this.announce(problemText(error, "disconnect"));
+        if (error instanceof RequestError && error.code === "receiver_failed") this.refresh();
+        else yes.focus();
+        return;
+      }
+      this.removeRow(row);
+      this.dispatch("stackone:disconnected", {
+        id,
+        provider: (result && result.provider) || row.dataset.provider || null,
+        name,
+      });
+      this.announce(`${name} is disconnected.`);
+    }
+
+    removeRow(row) {
+      const next = row.nextElementSibling || row.previousElementSibling;
+      row.remove();
+      this.updateEmpty();
+      const target =
+        (next && next.querySelector("[data-stackone-action]")) ||
+        (this.empty && !this.empty.hidden && this.empty.querySelector("button")) ||
+        this.root.querySelector(".stackone-accounts-title");
+      if (target) target.focus();
+    }
+  }
+
+  function init(root) {
+    if (!panels.has(root)) panels.set(root, new Panel(root));
+    return panels.get(root);
+  }
+
+  function scan() {
+    document.querySelectorAll("[data-stackone-accounts]").forEach(init);
+  }
+
+  window.StackOneAccounts = Object.freeze({ init, scan });
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", scan, { once: true });
+  } else {
+    scan();
+  }
+})();
