@@ -187,6 +187,8 @@ def render_accounts(
     problem: str | None = "loading"
     if _flag("server_render", server_render, MACRO):
         rows, problem = _load(state, options)
+    if problem in ("signed_out", "not_configured"):
+        can_add = can_reconnect = False  # nothing to offer until that changes
     panel_id = _panel_id(_text("id", id, MACRO))
     context: dict[str, Any] = {
         "id": panel_id,

@@ -82,7 +82,7 @@ class StackOneBlueprint(Blueprint):
         allowed = ", ".join(methods)
 
         @functools.wraps(view)
-        def post_only(**kwargs: Any) -> Response:
+        def json_view(**kwargs: Any) -> Response:
             if request.method not in methods:
                 response = routes.json_error(
                     405,
@@ -94,8 +94,8 @@ class StackOneBlueprint(Blueprint):
             return view(**kwargs)
 
         self.json_endpoints.add(view.__name__)
-        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-        self.add_url_rule(rule, view_func=post_only, methods=methods)
+        routed = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+        self.add_url_rule(rule, view_func=json_view, methods=routed)
 
     def _bad_request(self, exc: HTTPException) -> Response | HTTPException:
         """JSON for a 400 raised before our JSON views run (Flask-WTF's CSRF check)."""
