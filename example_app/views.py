@@ -57,6 +57,14 @@ def integrations() -> str:
     )
 
 
+@bp.get("/connected-systems")
+@login_required
+def connected_systems() -> str:
+    """The same accounts as the Integrations page, read from StackOne by the plugin's
+    ``{{ stackone_accounts() }}`` panel instead of from this app's database."""
+    return render_template("connected_systems.html")
+
+
 def _own_account(account_id: str) -> dict[str, object]:
     """The signed-in organisation's account, or 404 (also for another organisation's)."""
     account = accounts.get_account(get_db(), g.user["organisation_id"], account_id)

@@ -242,7 +242,7 @@ def list_accounts() -> Response:
     if request.method == "POST":
         data = read_options()
     else:
-        categories = [c for raw in request.args.getlist("categories") for c in raw.split(",")]
+        categories = [c for raw in request.args.getlist("categories") for c in raw.split(",") if c]
         data = {"provider": request.args.get("provider") or None, "categories": categories}
     listed = accounts.list_owner_accounts(state, owner, **accounts.list_options(state, data))
     response = jsonify(accounts=[item.as_json() for item in listed])

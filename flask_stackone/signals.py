@@ -22,7 +22,8 @@ stackone_signals = Namespace()
 account_created = stackone_signals.signal("account-created")
 #: An account changed (re-connected, status changed). Fetch the status with ``get_account``.
 account_updated = stackone_signals.signal("account-updated")
-#: An account was deleted.
+#: An account was deleted: ``event.source`` is ``"webhook"``, or ``"app"`` when the app
+#: disconnected it (the accounts panel's disconnect route).
 account_deleted = stackone_signals.signal("account-deleted")
 #: Every verified webhook event, account events and all other types alike.
 webhook_received = stackone_signals.signal("webhook-received")

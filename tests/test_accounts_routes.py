@@ -4,13 +4,17 @@ panel's routes, with StackOne answered by ``responses``."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
 import responses
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from responses import matchers
 
 from flask_stackone import Owner, account_deleted, get_state
@@ -404,3 +408,51 @@ def test_answers_are_json_with_nothing_of_the_owner_or_setup(api, client):
     expect_meta(api)
     text = json.dumps(client.get(LIST, headers=HEADERS).get_json())
     assert "Acme Secret Name" not in text and "ada@acme.test" not in text
+
+
+# -- hostile input ------------------------------------------------------------------------------
+
+
+def _stackone_knows_nothing(mock: responses.RequestsMock) -> None:
+    """StackOne as the fuzzing sees it: an empty list, no connectors, every account 404."""
+    mock.get(f"{API}/accounts", json=[])
+    mock.get(f"{API}/connectors/meta", json=[])
+    mock.get(
+        re.compile(rf"{re.escape(API)}/accounts/.+"),
+        status=404,
+        json={"statusCode": 404, "message": "Not found"},
+    )
+
+
+texts = st.text(max_size=60) | st.sampled_from(["", "..", ".", "hris", "bamboohr", "a\n"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    provider=texts,
+    categories=st.lists(texts, max_size=3),
+    body=st.binary(max_size=300) | st.builds(lambda v: json.dumps(v).encode(), st.dictionaries(
+        st.sampled_from(["provider", "categories", "x"]),
+        st.none() | st.integers() | texts | st.lists(texts, max_size=2), max_size=3)),
+    account_id=texts,
+)  # fmt: skip
+def test_hostile_input_is_answered_4xx_never_5xx(provider, categories, body, account_id):
+    client = FUZZ_APP.test_client()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        _stackone_knows_nothing(mock)
+        query = [("provider", provider), *(("categories", c) for c in categories)]
+        answers = [
+            client.get(LIST, headers=HEADERS, query_string=query),
+            client.post(
+                LIST, headers={**HEADERS, "Content-Type": "application/json"}, data=body
+            ),
+            client.post(f"/stackone/accounts/{quote(account_id, safe='')}/disconnect",
+                        headers=HEADERS, data=body),
+        ]  # fmt: skip
+    for answer in answers:
+        assert answer.status_code < 500, answer.get_data(as_text=True)
+        if answer.status_code != 404 or answer.is_json:
+            assert answer.is_json
+
+
+FUZZ_APP = build_app()

@@ -91,6 +91,18 @@ def fake_account(account_id: str) -> dict[str, Any]:
     }
 
 
+def fake_connector(provider: str, name: str, category: str) -> dict[str, Any]:
+    logo = f"https://stackone-logos.com/api/{provider}/filled/png"
+    return {
+        "provider": provider,
+        "provider_name": name,
+        "category": category,
+        "active": True,
+        "models": {},
+        "resources": {"images": {"logo_url": logo, "original_logo_horizontal_url": logo}},
+    }
+
+
 def stackone_answers(mock: responses.RequestsMock) -> None:
     """Plausible StackOne answers for whatever a sample calls."""
 
@@ -116,6 +128,7 @@ def stackone_answers(mock: responses.RequestsMock) -> None:
     mock.add_callback(responses.PATCH, accounts, callback=account)
     mock.add_callback(responses.DELETE, accounts, callback=account)
     mock.get(f"{API}/accounts", json=[fake_account("acc_1")])
+    mock.get(f"{API}/connectors/meta", json=[fake_connector("bamboohr", "BambooHR", "hris")])
     mock.add_passthru("http://127.0.0.1")
     mock.add_passthru("http://localhost")
 

@@ -683,3 +683,22 @@ def test_error_credentials_show_the_status_reason(sandbox_app: Flask) -> None:
         reason = confirmed["status_reasons"][0]["description"]
         page = alice.page("/integrations")
         assert 'data-status="error"' in page and str(escape(reason)) in page
+
+
+def test_connected_systems_page_lists_the_organisations_accounts_from_stackone(
+    app: Flask, api: responses.RequestsMock
+) -> None:
+    assert app.test_client().get("/connected-systems").status_code == 302  # signed in only
+    api.get(
+        f"{API}/accounts",
+        json=[account_json("acc_1", status="error")],
+        match=[responses.matchers.query_param_matcher(
+            {"origin_owner_id": "org_northwind", "page_size": "25", "page": "1"})],
+    )  # fmt: skip
+    api.get(f"{API}/connectors/meta", json=[])
+    response = sign_in(app, ALICE).get("/connected-systems")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'data-account-id="acc_1"' in page and 'data-status="error"' in page
+    nonce = re.search(r"'nonce-([^']+)'", response.headers["Content-Security-Policy"])
+    assert nonce and page.count(f'nonce="{nonce.group(1)}"') >= 2  # both panel scripts

@@ -189,7 +189,8 @@ class WebhookEvent:
     """A verified webhook event of any type (``hris_employees.updated``, ...).
 
     ``delivery_key`` is the sha256 of the raw body: equal bodies are one delivery.
-    ``source`` is ``"webhook"``, or ``"hub"`` for a success confirmed from the page.
+    ``source`` is ``"webhook"``, ``"hub"`` for a success confirmed from the page, or
+    ``"app"`` for a disconnection made through the app's disconnect route.
     """
 
     type: str
