@@ -158,7 +158,7 @@ class StackOneBlueprint(Blueprint):
             loader_hint=(
                 "@stackone_bp.owner_loader"
                 if self is stackone_bp
-                else f"the owner_loader of the blueprint make_blueprint({self.name!r}) returned"
+                else f"@bp.owner_loader, where bp = make_blueprint({self.name!r})"
             ),
             api_client=_make_client(settings, session),
             sandbox_path=sandbox_path,

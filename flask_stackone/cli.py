@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -24,7 +26,7 @@ from .core.webhooks import SIGNATURE_HEADER, build_event_body, compute_signature
 from .hub_commands import force_option, install_and_report, report_status, version_option
 from .services.linking import check_options, create_session
 from .services.onboarding import create_auth_link, external_url, onboarding_link
-from .state import get_state
+from .state import StackOneState, get_state
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,11 +40,22 @@ def init_cli(group: AppGroup, blueprint_name: str) -> None:
     _add_sandbox_commands(group)
 
 
+class _ReportedByTheCommand(logging.Filter):
+    """Holds back the client's warning about a failed StackOne call: the command reports
+    that failure itself, as its one ``Error:`` line. Retries (INFO) and errors still pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno != logging.WARNING
+
+
 def _friendly(func: F) -> F:
     """Turn the errors a user can fix into ``click`` errors (message, exit code 1)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        client_log = logging.getLogger("flask_stackone.client")
+        quiet = _ReportedByTheCommand()
+        client_log.addFilter(quiet)
         try:
             return func(*args, **kwargs)
         except errors.NotFoundError as exc:
@@ -51,8 +64,28 @@ def _friendly(func: F) -> F:
             raise click.ClickException(f"StackOne call failed: {exc}") from None
         except (errors.ConfigurationError, errors.InvalidOptionError) as exc:
             raise click.ClickException(str(exc)) from None
+        finally:
+            client_log.removeFilter(quiet)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _local_root(state: StackOneState) -> str | None:
+    """The app's root in sandbox mode when nothing else says where it runs.
+
+    A sandbox app is served on this machine by ``flask run``, so it is where ``flask run``
+    listens: ``FLASK_RUN_HOST`` and ``FLASK_RUN_PORT`` (the variables ``flask run`` reads
+    too), by default ``http://127.0.0.1:5000``. ``None`` outside sandbox mode, or when
+    ``SERVER_NAME`` is set (then that names the app)."""
+    if state.sandbox_path is None or current_app.config.get("SERVER_NAME"):
+        return None
+    host = os.environ.get("FLASK_RUN_HOST", "").strip() or "127.0.0.1"
+    if host in ("0.0.0.0", "::", "[::]"):  # noqa: S104 - listening everywhere: reach it locally
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    port = os.environ.get("FLASK_RUN_PORT", "").strip() or "5000"
+    return f"http://{host}:{port}"
 
 
 def _owner(owner_id: str, owner_name: str, username: str | None) -> Owner:
@@ -138,7 +171,8 @@ def _add_session_commands(group: AppGroup, name: str) -> None:
     @click.option(
         "--base-url",
         help="This app's public root for --onboarding, e.g. https://app.example.com "
-        "(default: from SERVER_NAME).",
+        "(default: from SERVER_NAME; in sandbox mode where `flask run` listens, "
+        "http://127.0.0.1:5000 unless FLASK_RUN_HOST / FLASK_RUN_PORT say otherwise).",
     )
     @_friendly
     def auth_link(
@@ -165,14 +199,15 @@ def _add_session_commands(group: AppGroup, name: str) -> None:
             click.echo(f"auth link: {link.url}")
             click.echo(f"expires:   {_when(link.expires_at)}")
             return
+        state = get_state(name=name)
         if seconds is None:  # 0, from a tiny --days, is refused by onboarding_link
-            seconds = get_state(name=name).settings.onboarding_max_age
+            seconds = state.settings.onboarding_max_age
         url = onboarding_link(
             owner,
             provider,
             seconds,
             categories=categories or None,
-            base_url=base_url,
+            base_url=base_url or _local_root(state),
             blueprint=name,
         )
         click.echo(f"onboarding link: {url}")
@@ -290,7 +325,8 @@ def _add_trigger_command(group: AppGroup, name: str) -> None:
     @click.option(
         "--base-url",
         help="This app's root when --url is not given, e.g. http://127.0.0.1:5000 "
-        "(default: from SERVER_NAME).",
+        "(default: from SERVER_NAME; in sandbox mode where `flask run` listens, "
+        "http://127.0.0.1:5000 unless FLASK_RUN_HOST / FLASK_RUN_PORT say otherwise).",
     )
     @click.option("--secret", help="Signing secret (default: the first STACKONE_WEBHOOK_SECRET).")
     @_friendly
@@ -323,7 +359,7 @@ def _add_trigger_command(group: AppGroup, name: str) -> None:
             project_id="test-project",
             **{k: v for k, v in fields.items() if v is not None},
         )
-        target = url or external_url(state, "webhook", base_url)
+        target = url or external_url(state, "webhook", base_url or _local_root(state))
         import requests
 
         try:
@@ -338,8 +374,9 @@ def _add_trigger_command(group: AppGroup, name: str) -> None:
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
+            hint = "" if url or base_url else " (or pass --base-url / --url)"
             raise click.ClickException(
-                f"could not reach {target} ({type(exc).__name__}): is the app running?"
+                f"could not reach {target} ({type(exc).__name__}): is the app running?{hint}"
             ) from None
         click.echo(f"{event} -> {target}")
         click.echo(f"{answer.status_code} {answer.reason}")

@@ -217,3 +217,34 @@ def test_a_second_instance_names_its_own_settings_in_errors():
     app.config["STACKONE_EU_API_URL"] = "http://api.eu.example.test"
     with pytest.raises(ConfigurationError, match="STACKONE_EU_API_URL"):
         app.register_blueprint(make_blueprint("eu", config_prefix="STACKONE_EU_"))
+
+
+# -- a missing owner loader names the blueprint the app registered -----------------------------
+
+
+def _no_loader_message(blueprint) -> str:
+    app = Flask("no_loader")
+    app.config.update(STACKONE_API_KEY=API_KEY, STACKONE_WEBHOOK_SECRET=WEBHOOK_SECRET)
+    app.register_blueprint(blueprint)
+    prefix = blueprint.url_prefix
+    response = app.test_client().post(f"{prefix}/connect-session", headers=HEADERS)
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "not_configured"
+    return response.get_json()["message"]
+
+
+def test_missing_owner_loader_of_stackone_bp_names_its_decorator(monkeypatch):
+    monkeypatch.setattr(stackone_bp, "owner_loader_func", None)
+    assert _no_loader_message(stackone_bp) == (
+        "no owner loader for the StackOne blueprint 'stackone': decorate the function that "
+        "returns the signed-in Owner with @stackone_bp.owner_loader"
+    )
+
+
+def test_missing_owner_loader_of_a_made_blueprint_names_that_blueprint():
+    message = _no_loader_message(make_blueprint("hr_links", url_prefix="/hr-links"))
+    assert message == (
+        "no owner loader for the StackOne blueprint 'hr_links': decorate the function that "
+        "returns the signed-in Owner with @bp.owner_loader, where bp = make_blueprint('hr_links')"
+    )
+    assert "stackone_bp" not in message

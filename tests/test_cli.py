@@ -4,8 +4,13 @@ webhooks sent over real HTTP to the app served on 127.0.0.1."""
 from __future__ import annotations
 
 import base64
+import http.server
 import json
+import os
 import socket
+import subprocess
+import sys
+import threading
 
 import pytest
 from responses import matchers
@@ -346,3 +351,84 @@ def test_trigger_output_never_shows_the_secret():
 def test_owner_values_are_checked(app):
     result = run(app, "session", "--owner-id", " ", "--owner-name", "Acme")
     assert result.exit_code == 2 and "Owner.id" in result.output
+
+
+# -- a StackOne failure is one line on the console --------------------------------------------
+
+APP_MODULE = """
+from flask import Flask
+from flask_stackone import make_blueprint
+
+app = Flask(__name__)
+app.config.update(
+    SECRET_KEY="k",
+    STACKONE_API_KEY={key!r},
+    STACKONE_WEBHOOK_SECRET="whsec_cli",
+    STACKONE_API_URL={url!r},
+    STACKONE_MAX_RETRY_WAIT=0.5,
+)
+app.register_blueprint(make_blueprint())
+"""
+
+
+class RefusingStackOne(http.server.BaseHTTPRequestHandler):
+    """StackOne refusing the key (401) and knowing no account (404), in its error shape."""
+
+    def answer(self, status: int, message: str) -> None:
+        body = json.dumps({"statusCode": status, "message": message}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.answer(401, "Invalid API key")
+
+    def do_GET(self) -> None:
+        self.answer(404, "Account not found")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def flask_cmd(tmp_path):
+    """Run ``flask --app cliapp stackone ...`` in a new process, as a user does, against a
+    local StackOne stub: the console shows exactly what the user would see."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RefusingStackOne)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    (tmp_path / "cliapp.py").write_text(APP_MODULE.format(key=API_KEY, url=url))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STACKONE_", "FLASK_"))}
+
+    def flask(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - our own command line
+            [sys.executable, "-m", "flask", "--app", "cliapp", "stackone", *args],
+            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60, check=False,
+        )  # fmt: skip
+
+    try:
+        yield flask
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_refused_api_key_prints_one_error_line(flask_cmd):
+    result = flask_cmd("session", *OWNER)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == ["Error: StackOne call failed: Invalid API key (HTTP 401)"]
+    assert_no_secret(result.stderr, "command output")
+
+
+def test_an_unknown_account_prints_one_error_line(flask_cmd):
+    result = flask_cmd("accounts", "show", "acc_missing")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "Error: StackOne has no such record: Account not found (HTTP 404)"
+    ]

@@ -15,7 +15,7 @@ from flask_stackone.sandbox import stop_deliveries, wait_for_deliveries
 from flask_stackone.testing import record_events
 
 from .conftest import assert_no_secret, build_app
-from .live_server import serve
+from .live_server import refused_port, serve
 
 OWNER = ["--owner-id", "org_1", "--owner-name", "Acme Ltd"]
 BAMBOO = {"integration": "sbx-bamboohr", "subdomain": "acme", "api_key": "bamboo-key-1"}
@@ -144,3 +144,60 @@ def test_sandbox_reset_forgets_accounts(app, base):
     assert "bamboohr" in run(app, "accounts", "list")
     run(app, "sandbox", "reset")
     assert run(app, "accounts", "list").strip() == "No accounts."
+
+
+# -- in sandbox mode the app's address is known: no --base-url needed --------------------------
+
+
+def test_trigger_finds_the_sandbox_app_where_flask_run_serves_it(app, monkeypatch):
+    monkeypatch.delenv("FLASK_RUN_HOST", raising=False)
+    with serve(app) as url, record_events(app) as events:
+        monkeypatch.setenv("FLASK_RUN_PORT", url.rsplit(":", 1)[1])
+        output = run(app, "trigger", "account.created", "--account-id", "acc_7")
+        monkeypatch.setenv("FLASK_RUN_HOST", "0.0.0.0")  # noqa: S104 - reached as 127.0.0.1
+        run(app, "trigger", "account.deleted", "--account-id", "acc_7")
+    assert f"account.created -> {url}/stackone/webhooks" in output and "200 OK" in output
+    assert [(e.type, e.account_id) for e in events] == [
+        ("account.created", "acc_7"),
+        ("account.deleted", "acc_7"),
+    ]
+
+
+def test_onboarding_link_defaults_to_where_flask_run_serves_the_sandbox_app(app, monkeypatch):
+    monkeypatch.delenv("FLASK_RUN_HOST", raising=False)
+    monkeypatch.delenv("FLASK_RUN_PORT", raising=False)
+    output = run(app, "auth-link", *OWNER, "--onboarding")
+    assert field(output, "onboarding link").startswith("http://127.0.0.1:5000/stackone/link/")
+    with serve(app) as url:
+        monkeypatch.setenv("FLASK_RUN_PORT", url.rsplit(":", 1)[1])
+        link = field(run(app, "auth-link", *OWNER, "--onboarding"), "onboarding link")
+        assert link.startswith(f"{url}/stackone/link/")
+        page = requests.get(link, timeout=5)
+    assert page.status_code == 200 and "Acme Ltd" in page.text
+
+
+def test_the_sandbox_default_gives_way_to_server_name_and_a_dead_port_says_what_to_pass(
+    tmp_path, monkeypatch
+):
+    named = build_app(
+        STACKONE_SANDBOX=True,
+        STACKONE_SANDBOX_DB=str(tmp_path / "named.sqlite3"),
+        SERVER_NAME="people.example.test",
+    )
+    try:
+        output = run(named, "auth-link", *OWNER, "--onboarding")
+        assert field(output, "onboarding link").startswith("http://people.example.test/stackone/")
+    finally:
+        stop_deliveries(named)
+    app = build_app(STACKONE_SANDBOX=True, STACKONE_SANDBOX_DB=str(tmp_path / "s.sqlite3"))
+    try:
+        with refused_port() as port:
+            monkeypatch.setenv("FLASK_RUN_PORT", str(port))
+            result = app.test_cli_runner().invoke(
+                args=["stackone", "trigger", "account.created", "--account-id", "a"]
+            )
+        assert result.exit_code == 1
+        assert f"could not reach http://127.0.0.1:{port}/stackone/webhooks" in result.output
+        assert "pass --base-url / --url" in result.output
+    finally:
+        stop_deliveries(app)

@@ -50,8 +50,8 @@ def current_owner(state: StackOneState) -> Owner | None:
     loader = state.owner_loader()
     if loader is None:
         raise ConfigurationError(
-            f"no owner loader for the StackOne blueprint {state.name!r}: decorate a function "
-            f"with {state.loader_hint}"
+            f"no owner loader for the StackOne blueprint {state.name!r}: decorate the "
+            f"function that returns the signed-in Owner with {state.loader_hint}"
         )
     owner = current_app.ensure_sync(loader)()
     if owner is not None and not isinstance(owner, Owner):
