@@ -150,6 +150,7 @@ def render_hub(
     token_url: str | None = None,
     confirm: bool = True,
     blueprint: str | None = None,
+    multiple: bool = False,
 ) -> Markup:
     """Render the widget. See docs/widget.md for every option.
 
@@ -167,6 +168,8 @@ def render_hub(
     :param confirm: call the confirm route on success (default true).
     :param blueprint: the registered name of the StackOne blueprint whose routes, settings
         and Hub script to use (default: the first one registered, ``blueprint_name``).
+    :param multiple: link one more account even when the owner already has one of the
+        chosen connector (without it StackOne re-links the existing account).
     :raises TypeError, ValueError: an option has the wrong type or form.
     """
     state = _state(blueprint_name, blueprint)
@@ -174,7 +177,10 @@ def render_hub(
         "provider": _text("provider", provider),
         "categories": _categories(categories),
         "account_id": _text("account_id", account_id),
+        "multiple": True if _flag("multiple", multiple) else None,
     }
+    if options["multiple"] and options["account_id"]:
+        raise ValueError("stackone_hub(multiple=True) adds an account: not with account_id")
     context: dict[str, Any] = {
         "id": _widget_id(_text("id", id)),
         "options": {k: v for k, v in options.items() if v is not None},

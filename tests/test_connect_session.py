@@ -293,3 +293,34 @@ def test_dot_account_ids_are_400_not_500(api, client, account_id):
     )
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_account_id"
+
+
+# -- multiple: one more account of a connector the owner already has ---------------------------
+
+
+def test_multiple_is_passed_on_only_when_true(api, client):
+    expect_session(api, owner_body(provider="bamboohr", multiple=True))
+    expect_session(api, owner_body(provider="bamboohr"))
+    for multiple in (True, False):
+        response = client.post(
+            "/stackone/connect-session",
+            json={"provider": "bamboohr", "multiple": multiple},
+            headers=HEADERS,
+        )
+        assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"multiple": "yes"},
+        {"multiple": 1},
+        {"multiple": None, "account_id": "acc_1", "provider": 5},
+        {"multiple": True, "account_id": "acc_1"},
+    ],
+)
+def test_a_bad_multiple_is_400_and_never_reaches_stackone(api, client, body):
+    response = client.post("/stackone/connect-session", json=body, headers=HEADERS)
+    assert response.status_code == 400
+    assert response.get_json()["error"] in ("invalid_multiple", "invalid_provider")
+    assert len(api.calls) == 0

@@ -389,3 +389,33 @@ def test_concurrent_first_renders_never_lose_the_cached_glue(
     for thread in threads:
         thread.join(5)
     assert results == [assets.GLUE.read_bytes()] * 2
+
+
+def test_multiple_reaches_the_token_route_options_only_when_true(app: Flask) -> None:
+    html = render(
+        app,
+        """{{ stackone_hub(provider="bamboohr", multiple=true, id="a") }}
+           {{ stackone_hub(provider="bamboohr", multiple=false, id="b") }}""",
+    )
+    first, second = Elements(html).widgets()
+    assert json.loads(first["data-options"] or "") == {"provider": "bamboohr", "multiple": True}
+    assert json.loads(second["data-options"] or "") == {"provider": "bamboohr"}
+    imported = render(
+        app,
+        '{% from "stackone/hub.html" import stackone_hub as hub %}'
+        '{{ hub(provider="bamboohr", multiple=true) }}',
+    )
+    [widget] = Elements(imported).widgets()
+    assert json.loads(widget["data-options"] or "") == {"provider": "bamboohr", "multiple": True}
+
+
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [
+        ('{{ stackone_hub(multiple="yes") }}', TypeError),
+        ('{{ stackone_hub(multiple=true, account_id="acc_1") }}', ValueError),
+    ],
+)
+def test_a_bad_multiple_is_a_template_error(app: Flask, source: str, error: type) -> None:
+    with pytest.raises(error, match="multiple"):
+        render(app, source)

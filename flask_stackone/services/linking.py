@@ -34,6 +34,9 @@ class LinkOptions(TypedDict):
     provider: str | None
     categories: list[str] | None
     account_id: str | None
+    #: ``True``: link another account even when the owner has one of this connector
+    #: (StackOne otherwise re-links the existing one); ``None`` sends nothing.
+    multiple: bool | None
 
 
 def is_account_id(value: object) -> bool:
@@ -68,7 +71,8 @@ def require_owner(state: StackOneState) -> Owner:
 
 
 def check_options(settings: Settings, data: dict[str, Any]) -> LinkOptions:
-    """Validate ``provider``, ``categories`` and ``account_id`` against the allow-lists.
+    """Validate ``provider``, ``categories``, ``account_id`` and ``multiple`` (the allow-lists
+    for the first two).
 
     :raises InvalidOptionError: naming the first bad option.
     """
@@ -96,7 +100,19 @@ def check_options(settings: Settings, data: dict[str, Any]) -> LinkOptions:
     account_id = data.get("account_id")
     if account_id is not None and not is_account_id(account_id):
         raise InvalidOptionError("invalid_account_id", "account_id must be a StackOne account id")
-    return {"provider": provider, "categories": categories or None, "account_id": account_id}
+    multiple = data.get("multiple")
+    if multiple is not None and not isinstance(multiple, bool):
+        raise InvalidOptionError("invalid_multiple", "multiple must be true or false")
+    if multiple and account_id is not None:
+        raise InvalidOptionError(
+            "invalid_multiple", "multiple adds an account; account_id re-connects one: not both"
+        )
+    return {
+        "provider": provider,
+        "categories": categories or None,
+        "account_id": account_id,
+        "multiple": multiple or None,
+    }
 
 
 def owned_account(state: StackOneState, owner: Owner, account_id: str) -> Account:
