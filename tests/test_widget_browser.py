@@ -384,6 +384,28 @@ def test_a_non_active_account_shows_its_status_reasons(
     assert notice.get_by_role("link", name="Continue").get_attribute("href") == f"{live}/done"
 
 
+def test_a_non_active_account_is_one_outcome_not_the_hubs_success_screen(
+    live: str, page: Any, shots: Any
+) -> None:
+    page.goto(url(live, provider="bamboohr"))
+    fill(page, {"Company Domain": "acme", "API Key": "error-scope-missing"})
+    connect(page)
+    [linked] = wait_for_event(page, "stackone:linked")
+    assert linked["status"] == "error"
+    notice = page.locator(".stackone-hub-notice")
+    notice.wait_for()
+    shots(page, "status-error-alone")
+    # The Hub and its green "Connection Successful" are gone: only the warning is left.
+    assert page.locator("stackone-hub").count() == 0
+    assert page.get_by_text("Connection Successful").count() == 0
+    assert page.locator("#stackone-hub").inner_text().strip() == notice.inner_text().strip()
+    assert linked["status_reasons"][0]["description"] in notice.inner_text()
+    # Without redirect_to, Close offers the Hub again.
+    notice.get_by_role("button", name="Close").click()
+    connector_list(page).or_(page.get_by_label("Company Domain", exact=True)).wait_for()
+    assert page.locator(".stackone-hub-notice").count() == 0
+
+
 def test_an_active_account_follows_redirect_to(live: str, page: Any) -> None:
     page.goto(url(live, provider="bamboohr", redirect_to="/done"))
     fill(page, BAMBOO)

@@ -40,7 +40,7 @@
     :where(.stackone-hub-retry, .stackone-hub-button) { font: 500 14px/1 system-ui, sans-serif;
       padding: 10px 16px; border-radius: 8px; border: 1px solid #18181b; background: #18181b;
       color: #fff; cursor: pointer; }
-    :where(.stackone-hub-notice) { margin-top: 12px; padding: 12px 16px; border-radius: 12px;
+    :where(.stackone-hub-notice) { padding: 16px 20px; border-radius: 12px;
       border: 1px solid #fcd34d; background: #fffbeb; color: #78350f;
       font: 14px/1.5 system-ui, sans-serif; }
     :where(.stackone-hub-notice p, .stackone-hub-notice ul) { margin: 0 0 8px; }`;
@@ -251,9 +251,7 @@
       }
       hub.addEventListener("success", (event) => this.onSuccess(event.detail || {}));
       hub.addEventListener("close", () => this.onClose());
-      this.notice = element("div", "stackone-hub-notice");
-      this.notice.hidden = true;
-      this.root.replaceChildren(hub, this.notice);
+      this.root.replaceChildren(hub);
       this.hub = hub;
       this.setToken(session);
       this.expiredTimer = window.setInterval(() => this.checkExpired(), EXPIRED_CHECK_MS);
@@ -371,8 +369,11 @@
       return postJSON(url, this.data.accountId ? { reconnect: true } : {});
     }
 
+    /** The account is linked but not usable: this notice replaces the Hub, whose own
+     * screen says "Connection Successful", so the page tells one story. */
     showStatus(account, next) {
-      const notice = this.notice || element("div", "stackone-hub-notice");
+      this.unmount();
+      const notice = element("div", "stackone-hub-notice");
       notice.setAttribute("role", "alert");
       notice.replaceChildren(
         element(
@@ -394,8 +395,13 @@
         const link = element("a", "stackone-hub-continue", "Continue");
         link.href = next;
         notice.appendChild(link);
+      } else {
+        const close = element("button", "stackone-hub-retry", "Close");
+        close.type = "button";
+        close.addEventListener("click", () => this.onClose(), { once: true });
+        notice.appendChild(close);
       }
-      notice.hidden = false;
+      this.root.replaceChildren(notice);
     }
 
     onClose() {
