@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from types import MappingProxyType
 from typing import Any
 
 from .core.client import check_api_url
@@ -37,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY_WAIT": 10.0,
     "HUB_DIR": None,
     "HUB_SCRIPT_URL": None,
+    "PROVIDER_NAMES": None,
+    "BRAND_NAME": None,
+    "BRAND_LOGO_URL": None,
     "SANDBOX_WEBHOOK_URL": None,
     "SANDBOX_DB": "stackone-sandbox.sqlite3",
     "SANDBOX_DELIVERY_ATTEMPTS": None,
@@ -45,6 +49,10 @@ DEFAULTS: dict[str, Any] = {
 
 #: A connector key or category: matched against the whole value (``fullmatch``).
 SLUG = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+#: The longest brand or connector name shown on a page.
+MAX_NAME = 100
+#: A logo: an http(s) URL or a path on the app's own site (not ``//host``), no spaces or quotes.
+LOGO_URL = re.compile(r"(https?://[^/\s\"'<>]+|/(?!/))[^\s\"'<>]{0,2000}")
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,9 @@ class Settings:
     delivery_wait: float
     hub_dir: str | None
     hub_script_url: str | None
+    provider_names: Mapping[str, str] | None
+    brand_name: str | None
+    brand_logo_url: str | None
     sandbox_webhook_url: str | None
     sandbox_db: str
     sandbox_delivery_attempts: int | None
@@ -104,6 +115,8 @@ def apply_defaults(config: dict[str, Any], settings: Settings) -> None:
         value = in_use[key.lower()]
         if isinstance(value, frozenset):
             value = sorted(value)
+        elif isinstance(value, Mapping):
+            value = dict(value)
         elif key == "WEBHOOK_SECRET":
             value = list(value) or None
         config.setdefault(settings.prefix + key, value)
@@ -175,6 +188,42 @@ def read_settings(
             raise ConfigurationError(f"{prefix}HUB_SCRIPT_URL must be an https URL")
         return value
 
+    def provider_names() -> Mapping[str, str] | None:
+        value = get("PROVIDER_NAMES")
+        if value is None:
+            return None
+        if not isinstance(value, Mapping) or not all(
+            isinstance(k, str)
+            and SLUG.fullmatch(k)
+            and isinstance(v, str)
+            and 0 < len(v.strip()) <= MAX_NAME
+            for k, v in value.items()
+        ):
+            raise ConfigurationError(
+                f"{prefix}PROVIDER_NAMES must map connector keys to names, "
+                'e.g. {"bamboohr": "BambooHR"}'
+            )
+        return MappingProxyType({k: v.strip() for k, v in value.items()})
+
+    def brand_name() -> str | None:
+        value = get("BRAND_NAME")
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or len(value.strip()) > MAX_NAME:
+            raise ConfigurationError(f"{prefix}BRAND_NAME must be text of at most {MAX_NAME}")
+        return value.strip() or None
+
+    def brand_logo_url() -> str | None:
+        value = get("BRAND_LOGO_URL")
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or not LOGO_URL.fullmatch(value):
+            raise ConfigurationError(
+                f"{prefix}BRAND_LOGO_URL must be an http(s) URL or a path on this site, "
+                "e.g. /static/logo.svg"
+            )
+        return value
+
     hub_dir = get("HUB_DIR")
     if hub_dir is not None:
         if not isinstance(hub_dir, (str, os.PathLike)) or not os.fspath(hub_dir):
@@ -217,6 +266,9 @@ def read_settings(
         delivery_wait=number("DELIVERY_WAIT", float, 0),
         hub_dir=hub_dir,
         hub_script_url=hub_script_url(),
+        provider_names=provider_names(),
+        brand_name=brand_name(),
+        brand_logo_url=brand_logo_url(),
         sandbox_webhook_url=optional_url("SANDBOX_WEBHOOK_URL"),
         sandbox_db=path("SANDBOX_DB"),
         sandbox_delivery_attempts=(

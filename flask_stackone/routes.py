@@ -16,6 +16,7 @@ from flask import Response, current_app, jsonify, redirect, render_template, req
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .core import errors
+from .core.connectors import provider_name
 from .core.models import ConnectSession, format_datetime
 from .core.webhooks import SIGNATURE_HEADER
 from .services import accounts, linking, onboarding, webhook_delivery
@@ -114,7 +115,11 @@ def _error_page_for(exc: errors.FlaskStackOneError) -> Response:
 
 
 def page(template: str, status: int = 200, **context: Any) -> Response:
-    """An HTML page that is never cached, indexed, or leaks its URL as a referrer."""
+    """An onboarding page (with the host's brand) that is never cached, indexed, or leaks
+    its URL as a referrer."""
+    settings = request_state().settings
+    context.setdefault("brand_name", settings.brand_name)
+    context.setdefault("brand_logo_url", settings.brand_logo_url)
     response = Response(render_template(template, **context), status=status)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "same-origin"
@@ -283,8 +288,10 @@ def onboarding_page(signed: str) -> Response:
     state = request_state()
     grant = onboarding.open_link(state, signed)
     action = url_for(".onboarding_page", signed=signed)
+    names = state.settings.provider_names
+    shown = provider_name(grant.provider, names) if grant.provider else None
     if request.method != "POST":
-        return page("stackone/onboarding.html", grant=grant, action=action)
+        return page("stackone/onboarding.html", grant=grant, action=action, provider_name=shown)
     if _cross_site():
         log.warning("cross-site POST to an onboarding link refused")
         return _error_page(
@@ -298,6 +305,7 @@ def onboarding_page(signed: str) -> Response:
             grant=grant,
             token_url=token_url,
             blueprint=state.name,
+            provider_name=shown,
             **options,
         )
     session = onboarding.link_session(state, grant)

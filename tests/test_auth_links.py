@@ -451,3 +451,101 @@ def test_a_link_on_an_app_without_secret_key_is_a_503_page(app):
     app.config["SECRET_KEY"] = None
     response = app.test_client().get(path)
     assert response.status_code == 503
+
+
+# -- the page speaks the connector's name and carries the host's brand ------------------------
+
+
+def test_the_page_names_the_connector_as_people_know_it(api):
+    app = build_app(
+        STACKONE_HUB_SCRIPT_URL="https://cdn.example/hub/webcomponent.js",
+        STACKONE_PROVIDER_NAMES={"acme_hr": "ACME HR Cloud"},
+    )
+    client = app.test_client()
+    page = client.get(link_path(app, provider="bamboohr")).get_data(as_text=True)
+    assert "<h1>Connect your BambooHR account</h1>" in page
+    assert "<title>Connect BambooHR for Acme Ltd</title>" in page
+    assert "your bamboohr account" not in page
+    hub = client.post(link_path(app, provider="bamboohr")).get_data(as_text=True)
+    assert "<h1>Connect BambooHR for Acme Ltd</h1>" in hub
+    named = client.get(link_path(app, provider="acme_hr")).get_data(as_text=True)
+    assert "<h1>Connect your ACME HR Cloud account</h1>" in named
+    unknown = client.get(link_path(app, provider="people_hub")).get_data(as_text=True)
+    assert "<h1>Connect your People Hub account</h1>" in unknown
+    anything = client.get(link_path(app)).get_data(as_text=True)
+    assert "<h1>Connect an account</h1>" in anything and "data-provider" not in anything
+
+
+def test_the_host_puts_its_name_and_logo_on_every_onboarding_page(api):
+    app = build_app(
+        STACKONE_HUB_SCRIPT_URL="https://cdn.example/hub/webcomponent.js",
+        STACKONE_BRAND_NAME="Acme People",
+        STACKONE_BRAND_LOGO_URL="/static/acme-mark.svg",
+    )
+    client = app.test_client()
+    path = link_path(app, provider="hibob")
+    pages = {
+        "connect": client.get(path),
+        "hub": client.post(path),
+        "invalid": client.get(path[:-3] + "xyz"),
+    }
+    assert [r.status_code for r in pages.values()] == [200, 200, 400]
+    for name, response in pages.items():
+        html = response.get_data(as_text=True)
+        assert '<link rel="icon" href="/static/acme-mark.svg">' in html, name
+        assert '<img src="/static/acme-mark.svg" alt="Acme People">' in html, name
+        assert "<span>Acme People</span>" in html, name
+        assert "· Acme People</title>" in html, name
+    assert "to <strong>Acme Ltd</strong> in Acme People." in pages["connect"].get_data(as_text=True)
+
+
+def test_without_a_brand_the_page_has_no_brand_header_and_no_icon_link(app, client):
+    html = client.get(link_path(app)).get_data(as_text=True)
+    assert 'class="brand"' not in html and 'rel="icon"' not in html
+    assert "<title>Connect an account for Acme Ltd</title>" in html
+
+
+def test_brand_values_are_escaped():
+    app = build_app(
+        STACKONE_BRAND_NAME='<script>alert(1)</script> & "Co"',
+        STACKONE_PROVIDER_NAMES={"evil": "<img src=x onerror=alert(2)>"},
+    )
+    html = app.test_client().get(link_path(app, provider="evil")).get_data(as_text=True)
+    assert "<script>alert(1)" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;Co&#34;" in html
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("STACKONE_BRAND_LOGO_URL", "javascript:alert(1)"),
+        ("STACKONE_BRAND_LOGO_URL", "//evil.example/logo.png"),
+        ("STACKONE_BRAND_LOGO_URL", '/logo.svg" onerror="alert(1)'),
+        ("STACKONE_BRAND_LOGO_URL", 5),
+        ("STACKONE_BRAND_NAME", "x" * 101),
+        ("STACKONE_BRAND_NAME", ["Acme"]),
+        ("STACKONE_PROVIDER_NAMES", ["bamboohr"]),
+        ("STACKONE_PROVIDER_NAMES", {"Bamboo HR": "BambooHR"}),
+        ("STACKONE_PROVIDER_NAMES", {"bamboohr": ""}),
+        ("STACKONE_PROVIDER_NAMES", {"bamboohr": 5}),
+    ],
+)
+def test_bad_brand_settings_are_refused_at_registration_naming_the_setting(setting, value):
+    with pytest.raises(ConfigurationError, match=setting):
+        build_app(**{setting: value})
+
+
+def test_brand_settings_accept_urls_paths_and_env_json(monkeypatch):
+    monkeypatch.setenv("FLASK_STACKONE_PROVIDER_NAMES", '{"acme_hr": "ACME HR"}')
+    monkeypatch.setenv("FLASK_STACKONE_BRAND_LOGO_URL", "https://cdn.example/acme.png")
+    from flask import Flask
+
+    from flask_stackone import get_state
+
+    app = Flask("branded")
+    app.config.from_prefixed_env()
+    app.register_blueprint(make_blueprint())
+    settings = get_state(app).settings
+    assert dict(settings.provider_names or {}) == {"acme_hr": "ACME HR"}
+    assert settings.brand_logo_url == "https://cdn.example/acme.png"
+    assert app.config["STACKONE_PROVIDER_NAMES"] == {"acme_hr": "ACME HR"}
