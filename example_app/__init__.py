@@ -53,6 +53,9 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     app.config.update(config or {})
     if not app.config.get("STACKONE_API_KEY"):
         app.config.setdefault("STACKONE_SANDBOX", True)  # no key yet: the offline emulator
+    # The onboarding-link pages (opened from an email) carry this app's name and logo.
+    app.config.setdefault("STACKONE_BRAND_NAME", "Acme People")
+    app.config.setdefault("STACKONE_BRAND_LOGO_URL", "/static/favicon.svg")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
 
@@ -69,6 +72,12 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     @account_updated.connect_via(app, weak=False)
     def store_linked_account(sender: Flask, event: AccountEvent, **extra: Any) -> None:
         receivers.store_linked_account(event)
+
+    @account_created.connect_via(app, weak=False)
+    @account_updated.connect_via(app, weak=False)
+    def announce_link(sender: Flask, event: AccountEvent, **extra: Any) -> None:
+        if event.source == "hub":  # the signed-in user's own page confirmed it
+            receivers.announce_link(event)
 
     @account_deleted.connect_via(app, weak=False)
     def forget_linked_account(sender: Flask, event: AccountEvent, **extra: Any) -> None:

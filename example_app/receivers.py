@@ -4,6 +4,8 @@ page confirmed a success; ``"webhook"``: StackOne told us)."""
 
 from __future__ import annotations
 
+from flask import flash
+
 from flask_stackone import (
     Account,
     AccountEvent,
@@ -58,6 +60,23 @@ def store_linked_account(event: AccountEvent) -> str:
                 outcome = accounts.STALE
         accounts.record_event(db, organisation, event, outcome)
     return outcome
+
+
+def announce_link(event: AccountEvent) -> None:
+    """Tell the person who just connected or re-connected an account that it worked.
+
+    Runs in the page's confirm request, so the message shows on the page the widget opens
+    next. An account that is linked but not active gets none: the widget shows why.
+    """
+    if event.raw.get("status") != "active":
+        return
+    name = event.raw.get("provider_name") or event.provider or "The account"
+    if event.type == "account.updated":
+        flash(f"{name} was re-connected and is active.", "success")
+    else:
+        flash(
+            f"{name} is connected and active. Acme People can now read your people data.", "success"
+        )
 
 
 def forget_linked_account(event: AccountEvent) -> str:

@@ -32,6 +32,12 @@ def index() -> Response:
     return redirect(url_for("main.overview" if g.user else "auth.login"))
 
 
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for this on pages that name no icon (the sandbox's own pages)."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
 @bp.get("/overview")
 @login_required
 def overview() -> str:
