@@ -4,7 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test bench lint format hub clean
+# The lowest versions the package declares (pyproject.toml); `make test` runs the tests
+# that need no browser once more against them, in a venv of their own.
+LOWEST_VENV := .venv-lowest
+LOWEST_PINS := flask==2.3.0 werkzeug==2.3.0 requests==2.28.0 itsdangerous==2.1.2 blinker==1.6.2
+
+.PHONY: run test test-lowest bench lint format hub clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +34,21 @@ run: $(VENV)/.installed hub
 
 test: $(VENV)/.installed hub
 	$(BIN)/python -m pytest
+	$(MAKE) test-lowest
+
+$(LOWEST_VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	printf '%s\n' $(LOWEST_PINS) > $(LOWEST_VENV)/constraints.txt
+	$(LOWEST_VENV)/bin/python -m pip install --quiet -e '.[test]' -c $(LOWEST_VENV)/constraints.txt
+	touch $@
+
+# Browser and slow tests ran in the main run; lint and type checks are about the source.
+test-lowest: $(LOWEST_VENV)/.installed hub
+	@$(LOWEST_VENV)/bin/python -c "import sys, importlib.metadata as m; \
+	found = [p.partition('=')[0] + '==' + m.version(p.partition('=')[0]) for p in sys.argv[1:]]; \
+	print('lowest versions:', *found); sys.exit(found != sys.argv[1:])" $(LOWEST_PINS)
+	$(LOWEST_VENV)/bin/python -m pytest -m "not browser and not slow and not lint"
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run.py
@@ -42,4 +62,4 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info test-artifacts
+	rm -rf $(VENV) $(LOWEST_VENV) build dist *.egg-info test-artifacts

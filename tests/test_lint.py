@@ -11,6 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+pytestmark = pytest.mark.lint
+
 
 def ruff(*args: str) -> subprocess.CompletedProcess[str]:
     executable = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
