@@ -56,10 +56,11 @@ bench: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict flask_stackone
 
 format: $(VENV)/.installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) $(LOWEST_VENV) build dist *.egg-info test-artifacts
+	rm -rf $(VENV) $(LOWEST_VENV) build dist *.egg-info test-artifacts .mypy_cache

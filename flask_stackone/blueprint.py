@@ -7,10 +7,11 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, Flask, Response, request
 from flask.blueprints import BlueprintSetupState
+from flask.cli import AppGroup
 from werkzeug.exceptions import HTTPException
 
 from . import accounts_panel, assets, routes, widget
@@ -71,7 +72,7 @@ class StackOneBlueprint(Blueprint):
         self.register_error_handler(FlaskStackOneError, routes.error_answer)
         self.register_error_handler(400, self._bad_request)
         self.cli.help = "StackOne account linking: sessions, accounts, webhooks, sandbox."
-        init_cli(self.cli, name)
+        init_cli(cast(AppGroup, self.cli), name)  # an AppGroup, typed as click.Group
         self.record(self._init_app)  # every registration, also under another name
 
     def add_json_route(
@@ -114,7 +115,7 @@ class StackOneBlueprint(Blueprint):
         return self.owner_loader_func
 
     def _init_app(self, setup: BlueprintSetupState) -> None:
-        app = setup.app
+        app = cast(Flask, setup.app)  # typed as Flask's sans-IO base class since Flask 3
         name = setup.name_prefix + "." + setup.name if setup.name_prefix else setup.name
         state = self._build_state(app, name)
         app.extensions.setdefault(EXTENSION_KEY, {})[name] = state

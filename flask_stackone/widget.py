@@ -102,8 +102,8 @@ def _height(value: str | int | None, macro: str = "stackone_hub") -> str:
 
 
 def _theme(value: str | Mapping[str, Any] | None, macro: str = "stackone_hub") -> str | None:
-    if value is None or value in ("light", "dark"):
-        return value  # type: ignore[return-value]
+    if value is None or (isinstance(value, str) and value in ("light", "dark")):
+        return value
     if isinstance(value, Mapping):
         return json.dumps(value, separators=(",", ":"))
     raise ValueError(f"{macro}(theme=...) must be 'light', 'dark' or a dict of theme values")
@@ -118,7 +118,7 @@ def _flag(name: str, value: Any, macro: str = "stackone_hub") -> bool:
 def _state(default: str, blueprint: Any, macro: str = "stackone_hub") -> StackOneState:
     """The state of the blueprint the widget renders for: ``blueprint`` or ``default``."""
     name = default if blueprint is None else _text("blueprint", blueprint, macro) or ""
-    states = current_app.extensions.get(EXTENSION_KEY, {})
+    states: dict[str, StackOneState] = current_app.extensions.get(EXTENSION_KEY, {})
     if name not in states:
         raise ValueError(
             f"{macro}(blueprint={name!r}) names no StackOne blueprint registered on this "

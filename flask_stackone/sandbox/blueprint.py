@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, request
-from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from . import api, pages
 from .accounts import SandboxError
@@ -84,8 +84,9 @@ def api_routing_error() -> Response | None:
         path == api_path or path.startswith(f"{api_path}/") for api_path in API_PATHS
     ):
         return None
-    assert exc is not None
-    response = api.failure(SandboxError(exc.code, exc.name))  # type: ignore[attr-defined]
+    if not isinstance(exc, HTTPException) or exc.code is None:
+        return None
+    response = api.failure(SandboxError(exc.code, exc.name))
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)
     return hub_cors(response)

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from flask import Response, abort, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..core.hub_script import is_installed
 from ..core.models import format_datetime
@@ -57,7 +58,7 @@ def _same_origin(url: str) -> bool:
 # -- the OAuth popup -----------------------------------------------------------------------
 
 
-def oauth_popup(integration_id: str) -> Response:
+def oauth_popup(integration_id: str) -> BaseResponse:
     """``/connect/oauth2/{integration_id}``: the provider's sign-in page, emulated. GET shows
     it; POST with ``action=authorize`` links the account and completes the attempt,
     ``action=deny`` ends the attempt with ``access_denied``."""
@@ -123,7 +124,7 @@ def callback(status: str | None = None) -> Response:
 # -- the hosted auth-link page -------------------------------------------------------------
 
 
-def auth_link(token: str) -> Response:
+def auth_link(token: str) -> BaseResponse:
     """The page ``auth_link_url`` opens: pick a connector, fill in its form, link."""
     try:
         session, _ = _live_session(token)
@@ -221,7 +222,7 @@ def dashboard() -> Response:
     )
 
 
-def dashboard_action(action: str, item_id: str = "") -> Response:
+def dashboard_action(action: str, item_id: str = "") -> BaseResponse:
     """POST from the dashboard: ``status`` / ``delete`` an account, ``retry`` a
     delivery, ``reset`` everything."""
     _refuse_cross_site()

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, overload
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -98,15 +98,21 @@ class SandboxStore:
 
     # -- meta ------------------------------------------------------------------------------
 
+    @overload
+    def meta(self, key: str) -> str | None: ...
+
+    @overload
+    def meta(self, key: str, default: Callable[[], str]) -> str: ...
+
     def meta(self, key: str, default: Callable[[], str] | None = None) -> str | None:
         """The stored value of ``key``; with ``default``, create it first when missing."""
         if default is None:
             rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
-            return rows[0]["value"] if rows else None
+            return str(rows[0]["value"]) if rows else None
         with self._tx() as db:
             row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
             if row is not None:
-                return row["value"]
+                return str(row["value"])
             value = default()
             db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
             return value
@@ -201,7 +207,7 @@ class SandboxStore:
         other worker (thread or process) sends it meanwhile; ``None`` when none is due."""
         now = time.time()
         with self._tx() as db:
-            row = db.execute(
+            row: sqlite3.Row | None = db.execute(
                 "SELECT id, event, account_id, body, attempts FROM deliveries"
                 " WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT 1",
                 (now,),
@@ -215,7 +221,8 @@ class SandboxStore:
     def next_due(self) -> float | None:
         """When the next pending delivery is due (epoch seconds), or ``None``: none pending."""
         rows = self._read("SELECT MIN(next_at) AS at FROM deliveries WHERE state = 'pending'")
-        return rows[0]["at"]
+        at = rows[0]["at"]
+        return None if at is None else float(at)
 
     def record_attempt(
         self,

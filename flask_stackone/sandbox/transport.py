@@ -37,7 +37,7 @@ class WSGIAdapter(BaseAdapter):
         self.app = app
         self.public_root = public_root
 
-    def send(  # type: ignore[override]
+    def send(
         self,
         request: requests.PreparedRequest,
         stream: bool = False,
@@ -53,7 +53,7 @@ class WSGIAdapter(BaseAdapter):
             base_url=self.public_root(),
             query_string=url.query,
             method=request.method or "GET",
-            headers=dict(request.headers),
+            headers=list(request.headers.items()),
             data=body.encode("utf-8") if isinstance(body, str) else body or b"",
             environ_overrides={IN_PROCESS_KEY: True},
         )
@@ -73,7 +73,7 @@ class WSGIAdapter(BaseAdapter):
         response.encoding = get_encoding_from_headers(response.headers)
         response.url = request.url or ""
         response.request = request
-        response.connection = self  # type: ignore[attr-defined]
+        response.connection = self  # type: ignore[assignment]  # the stubs expect HTTPAdapter
         return response
 
     def close(self) -> None:
