@@ -109,12 +109,16 @@ def _timed(call: Callable[[], None], n: int = CALLS) -> list[float]:
     return samples
 
 
+ROUNDS = 10
+
+
 def _medians(calls: dict[str, Callable[[], None]], n: int) -> dict[str, float]:
-    """Median milliseconds of each call, measured in three interleaved rounds."""
+    """Median milliseconds of each call, measured in interleaved rounds (so a burst of
+    other work on the machine falls on every call alike)."""
     rounds: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(3):
+    for _ in range(ROUNDS):
         for name, call in calls.items():
-            rounds[name] += _timed(call, n // 3)
+            rounds[name] += _timed(call, n // ROUNDS)
     return {name: median(samples) * 1000 for name, samples in rounds.items()}
 
 

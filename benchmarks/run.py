@@ -39,6 +39,7 @@ def machine() -> list[tuple[str, str]]:
     return [
         ("Date", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
         ("CPU", f"{cpu_model()}, {os.cpu_count()} cores"),
+        ("Load average at the start (1, 5, 15 min)", " ".join(f"{v:.1f}" for v in os.getloadavg())),
         ("System", f"{platform.system()} {platform.release()}"),
         ("Python", platform.python_version()),
         ("Flask", version("flask")),
