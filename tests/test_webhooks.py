@@ -143,3 +143,37 @@ def test_construct_event_verifies_before_parsing():
         construct_event(b"not json", "bad", VECTOR_SECRET)
     event = construct_event(VECTOR_BODY, VECTOR_SIGNATURE, [VECTOR_SECRET])
     assert event.account_id == "acc_1"
+
+
+def _same_digest_variants(signature: str) -> list[str]:
+    """Every other 43-character string that decodes to the same 32 bytes: the last
+    character carries two unused bits, which a lenient decoder ignores."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    value = alphabet.index(signature[-1])
+    return [signature[:-1] + alphabet[value | low] for low in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("suffix", ["", "="])
+def test_only_the_canonical_encoding_verifies(suffix):
+    """Four header strings decoded to the one valid digest; now only the canonical one
+    (with or without its one '=') verifies, and a doubled '=' is refused too."""
+    variants = _same_digest_variants(VECTOR_SIGNATURE)
+    for variant in variants:
+        assert base64.urlsafe_b64decode(variant + "=") == base64.urlsafe_b64decode(
+            VECTOR_SIGNATURE + "="
+        )
+        with pytest.raises(SignatureVerificationError, match="not canonical|base64url"):
+            verify_signature(VECTOR_BODY, variant + suffix, VECTOR_SECRET)
+    with pytest.raises(SignatureVerificationError):
+        verify_signature(VECTOR_BODY, VECTOR_SIGNATURE + "==", VECTOR_SECRET)
+    verify_signature(VECTOR_BODY, VECTOR_SIGNATURE + suffix, VECTOR_SECRET)
+
+
+def test_every_secret_is_still_tried_with_a_canonical_header():
+    body = make_event("account.created", account_id="acc_3")
+    for secret in ("old", "new"):
+        signature = compute_signature(body, secret)
+        verify_signature(body, signature, ["old", "new"])
+        for variant in _same_digest_variants(signature):
+            with pytest.raises(SignatureVerificationError):
+                verify_signature(body, variant, ["old", "new"])

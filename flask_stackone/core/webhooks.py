@@ -3,6 +3,9 @@
 StackOne signs each delivery with ``x-stackone-signature`` =
 base64url(HMAC-SHA256(secret as UTF-8, raw body)) without ``=`` padding. Verification
 fails closed: no secret, no header, a malformed header or no matching secret all raise.
+Only the canonical encoding of the digest is accepted: 43 characters, or 44 ending in one
+``=``, whose last character leaves the two unused bits at zero (so one signature has
+exactly one spelling, with or without its padding).
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from .models import ACCOUNT_EVENTS, AccountEvent, WebhookEvent, format_datetime,
 
 SIGNATURE_HEADER = "x-stackone-signature"
 _DIGEST_SIZE = hashlib.sha256().digest_size
-_BASE64URL = re.compile(rb"^[A-Za-z0-9_-]+={0,2}$")
+#: 32 bytes in base64url: 43 characters, then at most the one ``=`` of padding.
+_ENCODED_SIZE = 43
+_BASE64URL = re.compile(rb"[A-Za-z0-9_-]{43}=?")
 
 
 def compute_signature(body: bytes, secret: str) -> str:
@@ -66,7 +71,11 @@ def _secrets_list(secrets: str | Iterable[str] | None) -> list[str]:
 
 
 def _decode_header(header: str | bytes | None) -> bytes:
-    """The 32 digest bytes of a header value, or raise. Padding is optional."""
+    """The 32 digest bytes of a header value in its canonical encoding, or raise.
+
+    Padding is optional; the two unused bits of the last character must be zero (re-encoding
+    the digest must give the header back), so no second spelling of a signature verifies.
+    """
     if header is None:
         raise SignatureVerificationError("missing x-stackone-signature header")
     if isinstance(header, str):
@@ -75,19 +84,17 @@ def _decode_header(header: str | bytes | None) -> bytes:
         except UnicodeEncodeError:
             raise SignatureVerificationError("signature header is not ASCII") from None
     header = header.strip()
-    if not header or len(header) > 64:
+    if len(header.rstrip(b"=")) != _ENCODED_SIZE or len(header) > _ENCODED_SIZE + 1:
         raise SignatureVerificationError("signature header has the wrong length")
-    if not _BASE64URL.match(header):
+    if not _BASE64URL.fullmatch(header):
         raise SignatureVerificationError("signature header is not base64url")
-    unpadded = header.rstrip(b"=")
+    unpadded = header[:_ENCODED_SIZE]
     try:
-        digest = base64.b64decode(
-            unpadded + b"=" * (-len(unpadded) % 4), altchars=b"-_", validate=True
-        )
+        digest = base64.urlsafe_b64decode(unpadded + b"=")
     except (binascii.Error, ValueError):
         raise SignatureVerificationError("signature header is not base64url") from None
-    if len(digest) != _DIGEST_SIZE:
-        raise SignatureVerificationError("signature header has the wrong length")
+    if len(digest) != _DIGEST_SIZE or base64.urlsafe_b64encode(digest)[:_ENCODED_SIZE] != unpadded:
+        raise SignatureVerificationError("signature header is not canonical base64url")
     return digest
 
 
