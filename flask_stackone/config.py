@@ -107,6 +107,31 @@ def check_option_names(options: Mapping[str, Any]) -> None:
         raise TypeError(f"unknown flask-stackone option(s): {', '.join(sorted(unknown))}")
 
 
+def webhook_secrets(value: Any, setting: str = "STACKONE_WEBHOOK_SECRET") -> tuple[str, ...]:
+    """The webhook signing secrets of a setting: ``None``, one string, or a list (or tuple)
+    of strings during a rotation. The message never contains a secret.
+
+    :raises ConfigurationError: a blank or whitespace-only secret, or anything not a string
+        (a number from JSON-typed environment parsing, a dict, bytes, a nested list).
+    """
+    if value is None:
+        return ()
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, (list, tuple)):
+        raise ConfigurationError(
+            f"{setting} must be a string or a list of strings, not {type(value).__name__} "
+            "(quote it in the environment: a number is parsed as JSON)"
+        )
+    for item in values:
+        if not isinstance(item, str):
+            raise ConfigurationError(
+                f"{setting} must be a string or a list of strings; it holds a {type(item).__name__}"
+            )
+        if not item.strip():
+            raise ConfigurationError(f"{setting} holds a blank secret: set the signing secret")
+    return tuple(values)
+
+
 def apply_defaults(config: dict[str, Any], settings: Settings) -> None:
     """Fill in ``config`` the settings it lacks, with the values in use (not stale defaults:
     the sandbox's generated key, for one). Keys already set are left as they are."""
@@ -232,10 +257,7 @@ def read_settings(
     api_key = get("API_KEY")
     if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
         raise ConfigurationError(f"{prefix}API_KEY must be a non-empty string")
-    secret = get("WEBHOOK_SECRET")
-    secrets = (secret,) if isinstance(secret, str) else tuple(secret or ())
-    if any(not isinstance(s, str) or not s for s in secrets):
-        raise ConfigurationError(f"{prefix}WEBHOOK_SECRET must be a string or a list of strings")
+    secrets = webhook_secrets(get("WEBHOOK_SECRET"), f"{prefix}WEBHOOK_SECRET")
     api_url = get("API_URL")
     if not isinstance(api_url, str) or not api_url:
         raise ConfigurationError(f"{prefix}API_URL must be a URL")

@@ -79,6 +79,46 @@ def test_bad_settings_are_refused_at_registration_naming_the_key(key, value):
     assert API_KEY not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "   ",  # a secret of spaces: a body signed with it was accepted
+        "\t\n",
+        "",
+        123,  # what JSON-typed env parsing makes of FLASK_STACKONE_WEBHOOK_SECRET=123
+        12.5,
+        True,
+        b"whsec_bytes",
+        {"whsec_a": "whsec_b"},  # was read as its keys
+        ["whsec_ok", 5],
+        ["whsec_ok", ""],
+        ["whsec_ok", "  "],
+        ("whsec_ok", None),
+        [["whsec_nested"]],
+    ],
+)
+def test_a_weak_or_mistyped_webhook_secret_is_refused_at_registration(secret):
+    with pytest.raises(ConfigurationError, match="STACKONE_WEBHOOK_SECRET") as info:
+        build_app(STACKONE_WEBHOOK_SECRET=secret)
+    assert "TypeError" not in repr(info.value)
+
+
+def test_a_secret_set_from_the_environment_as_a_number_names_the_setting(monkeypatch):
+    monkeypatch.setenv("FLASK_STACKONE_WEBHOOK_SECRET", "123456")
+    app = Flask("env_number")
+    app.config.from_prefixed_env()
+    assert app.config["STACKONE_WEBHOOK_SECRET"] == 123456
+    with pytest.raises(ConfigurationError, match="STACKONE_WEBHOOK_SECRET.*string"):
+        app.register_blueprint(make_blueprint())
+
+
+@pytest.mark.parametrize("secret", [None, [], "whsec_one", ["whsec_old", "whsec_new"]])
+def test_good_webhook_secrets_are_kept(secret):
+    settings = read_settings({"STACKONE_WEBHOOK_SECRET": secret})
+    expected = (secret,) if isinstance(secret, str) else tuple(secret or ())
+    assert settings.webhook_secret == expected
+
+
 def test_settings_repr_hides_secrets():
     settings = read_settings(
         {"STACKONE_API_KEY": API_KEY, "STACKONE_WEBHOOK_SECRET": WEBHOOK_SECRET}
