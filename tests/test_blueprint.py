@@ -108,7 +108,7 @@ def test_a_secret_set_from_the_environment_as_a_number_names_the_setting(monkeyp
     app = Flask("env_number")
     app.config.from_prefixed_env()
     assert app.config["STACKONE_WEBHOOK_SECRET"] == 123456
-    with pytest.raises(ConfigurationError, match="STACKONE_WEBHOOK_SECRET.*string"):
+    with pytest.raises(ConfigurationError, match=r"STACKONE_WEBHOOK_SECRET.*string"):
         app.register_blueprint(make_blueprint())
 
 
