@@ -101,9 +101,9 @@ def check_status(account_id: str) -> Response:
             )
         flash(f"{account['name']} no longer exists at StackOne, so it was removed.", "warning")
         return redirect(url_for("main.integrations"))
-    except StackOneError as exc:
+    except StackOneError as exc:  # its text is for the log, not for the user
         current_app.logger.warning("status check of %s failed: %s", account_id, exc)
-        flash(f"Could not reach StackOne to check {account['name']}: {exc}", "error")
+        flash(f"Could not reach StackOne to check {account['name']}. Try again shortly.", "error")
         return redirect(url_for("main.integrations"))
     if current.origin_owner_id != user["owner_id"]:
         abort(404)
@@ -134,9 +134,9 @@ def disconnect(account_id: str) -> str | Response:
         get_client().delete_account(account_id)
     except NotFoundError:
         pass  # already gone at StackOne: forget it here too
-    except StackOneError as exc:
+    except StackOneError as exc:  # its text is for the log, not for the user
         current_app.logger.warning("disconnecting %s failed: %s", account_id, exc)
-        flash(f"StackOne could not disconnect {account['name']}: {exc}. Try again.", "error")
+        flash(f"StackOne could not disconnect {account['name']}. Try again.", "error")
         return redirect(url_for("main.integrations"))
     db = get_db()
     with db:

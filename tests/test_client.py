@@ -145,6 +145,21 @@ def test_the_key_is_redacted_from_stackone_messages_and_never_in_repr(api, clien
     assert API_KEY not in repr(client)
 
 
+@pytest.mark.parametrize("before", [490, 495, 499, 500 - len(API_KEY) + 1])
+def test_a_key_straddling_the_cut_of_a_long_message_leaks_none_of_it(api, client, before, caplog):
+    """StackOne's message is cut to 500 characters: masking after the cut let the first
+    characters of a key that straddled it through, into the exception and the log."""
+    message = "x" * before + API_KEY + " y" * 300
+    api.get(f"{API}/accounts/acc_1", status=400, json={"message": message})
+    with pytest.raises(errors.InvalidRequestError) as info:
+        client.get_account("acc_1")
+    texts = [str(info.value), info.value.message, *(r.getMessage() for r in caplog.records)]
+    for text in texts:
+        for size in range(4, len(API_KEY) + 1):
+            assert API_KEY[:size] not in text, f"{size} characters of the key leaked"
+    assert info.value.message.startswith("x" * before) and len(info.value.message) <= 500
+
+
 def test_get_retries_429_honouring_retry_after_then_succeeds(api, client):
     api.get(
         f"{API}/accounts/acc_1",

@@ -702,3 +702,34 @@ def test_connected_systems_page_lists_the_organisations_accounts_from_stackone(
     assert 'data-account-id="acc_1"' in page and 'data-status="error"' in page
     nonce = re.search(r"'nonce-([^']+)'", response.headers["Content-Security-Policy"])
     assert nonce and page.count(f'nonce="{nonce.group(1)}"') >= 2  # both panel scripts
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/accounts/acc_1", 400),
+        ("GET", "/accounts/acc_1", 503),
+        ("DELETE", "/accounts/acc_1", 502),
+        ("DELETE", "/accounts/acc_1", 401),
+    ],
+)
+def test_stackone_text_is_logged_never_shown_to_the_user(
+    app: Flask, api: responses.RequestsMock, caplog: pytest.LogCaptureFixture, method, path, status
+) -> None:
+    """StackOne's own message (which may quote the request, and cut in the wrong place
+    could quote part of the key) goes to the log; the user sees a message of the app's."""
+    link_via_webhook(app, api, "acc_1")
+    client = sign_in(app, ALICE)
+    stackone_text = "upstream provider said: tenant acme-internal-42 rejected"
+    api.add(
+        method, f"{API}{path}", status=status, json={"statusCode": status, "message": stackone_text}
+    )
+    action = "check" if method == "GET" else "disconnect"
+    page = client.post(
+        f"/integrations/acc_1/{action}",
+        data={"csrf_token": csrf_token(client, "/integrations")},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "acme-internal-42" not in page and "upstream provider" not in page
+    assert "StackOne" in page  # the user is told what failed, in the app's words
+    assert any("acme-internal-42" in r.getMessage() for r in caplog.records)

@@ -292,7 +292,8 @@ class StackOneClient:
             body = None
         if isinstance(body, dict) and isinstance(body.get("message"), str):
             message = body["message"]
-        message = self._redact(message[:500]) or f"StackOne answered {status} to {method} {path}"
+        # Mask first, then cut: a key straddling the cut would otherwise leave its start.
+        message = self._redact(message)[:500] or f"StackOne answered {status} to {method} {path}"
         kwargs: dict[str, Any] = {"status": status, "request_id": _request_id(response)}
         if status in (401, 403):
             return errors.AuthenticationError(message, **kwargs)
