@@ -17,7 +17,8 @@ from flask_stackone import ConfigurationError
 from .auth import current_owner
 from .db import get_db, now_iso
 
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s.]{2,}$")
+#: Matched against the whole value (``fullmatch``).
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s.]{2,}")
 MAX_DAYS = 30
 #: Connectors offered by name in the invitation form (any other is picked in the Hub).
 PROVIDERS = (("bamboohr", "BambooHR"), ("hibob", "HiBob"), ("personio", "Personio"))
@@ -38,7 +39,7 @@ class InvitationForm:
         provider = form.get("provider", "").strip()
         days_text = form.get("days", "5").strip()
         errors = []
-        if not EMAIL.match(recipient):
+        if not EMAIL.fullmatch(recipient):
             errors.append("Enter the colleague's email address, like name@company.com.")
         if provider and provider not in dict(PROVIDERS):
             errors.append("Choose a system from the list.")

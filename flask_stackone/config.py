@@ -55,6 +55,10 @@ MAX_NAME = 100
 LOGO_URL = re.compile(r"(https?://[^/\s\"'<>]+|/(?!/))[^\s\"'<>]{0,2000}")
 
 
+#: An http(s) URL without whitespace or control characters, as a whole (``fullmatch``).
+HTTP_URL = re.compile(r"https?://[^/\x00-\x20\x7f]+[^\x00-\x20\x7f]*")
+
+
 @dataclass(frozen=True)
 class Settings:
     """The settings of one blueprint on one app, checked. Secrets are hidden from ``repr``."""
@@ -194,7 +198,7 @@ def read_settings(
         value = get(key)
         if value is None or value == "":
             return None
-        if not isinstance(value, str) or not re.match(r"^https?://[^/\s]+", value):
+        if not isinstance(value, str) or not HTTP_URL.fullmatch(value):
             raise ConfigurationError(f"{prefix}{key} must be an http(s) URL")
         return value
 
@@ -208,8 +212,10 @@ def read_settings(
         value = get("HUB_SCRIPT_URL")
         if value is None or value == "":
             return None
-        local = isinstance(value, str) and re.match(r"^http://(localhost|127\.0\.0\.1)[:/]", value)
-        if not isinstance(value, str) or not (value.startswith("https://") or local):
+        if not isinstance(value, str) or not HTTP_URL.fullmatch(value):
+            raise ConfigurationError(f"{prefix}HUB_SCRIPT_URL must be an https URL")
+        local = re.match(r"http://(localhost|127\.0\.0\.1)[:/]", value)
+        if not (value.startswith("https://") or local):
             raise ConfigurationError(f"{prefix}HUB_SCRIPT_URL must be an https URL")
         return value
 

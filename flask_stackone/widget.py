@@ -26,7 +26,8 @@ from .state import EXTENSION_KEY, StackOneState
 log = logging.getLogger("flask_stackone")
 
 ACCOUNT_PLACEHOLDER = "ACCOUNT_ID"
-HEIGHT = re.compile(r"^[0-9]{1,5}(\.[0-9]{1,3})?(px|em|rem|vh|%)$")
+#: A CSS length, matched against the whole value (``fullmatch``).
+HEIGHT = re.compile(r"[0-9]{1,5}(\.[0-9]{1,3})?(px|em|rem|vh|%)")
 
 
 def register(app: Flask, blueprint_name: str) -> None:
@@ -96,7 +97,7 @@ def _height(value: str | int | None, macro: str = "stackone_hub") -> str:
         return "500px"
     if isinstance(value, int) and not isinstance(value, bool):
         value = f"{value}px"
-    if not isinstance(value, str) or not HEIGHT.match(value):
+    if not isinstance(value, str) or not HEIGHT.fullmatch(value):
         raise ValueError(f"{macro}(height=...) must be a CSS length like 500px, not {value!r}")
     return value
 

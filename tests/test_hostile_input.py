@@ -470,3 +470,113 @@ def test_a_link_cannot_be_extended_or_moved_to_another_owner(api):
             client.post(f"/stackone/link/{forged}/session", headers=JSON_HEADERS).status_code == 400
         )
     assert len(api.calls) == 0
+
+
+# -- a trailing newline: `$` also matches before a final "\n" ------------------------------------
+
+
+def test_an_account_id_with_a_trailing_newline_fires_nothing(api):
+    """``POST /stackone/accounts/mine_1%0A/confirm`` fired ``account_created`` with that id."""
+    api.get(
+        f"{API}/accounts/mine_1%0A",
+        json={"id": "mine_1\n", "provider": "bamboohr", "origin_owner_id": "org_1"},
+    )
+    app = build_app()
+    with record_events(app) as events:
+        response = app.test_client().post(
+            "/stackone/accounts/mine_1%0A/confirm", headers=JSON_HEADERS
+        )
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_account_id"
+    assert events == [] and len(api.calls) == 0
+    api.reset()
+
+
+@pytest.mark.parametrize(
+    ("options", "code"),
+    [
+        ({"account_id": "mine_1\n"}, "invalid_account_id"),
+        ({"account_id": "mine_1\r\n"}, "invalid_account_id"),
+        ({"provider": "bamboohr\n"}, "invalid_provider"),
+        ({"categories": ["hris\n"]}, "invalid_category"),
+        ({"categories": "hris\n"}, "invalid_category"),
+    ],
+)
+def test_options_with_a_trailing_newline_never_reach_stackone(api, options, code):
+    response = (
+        build_app()
+        .test_client()
+        .post("/stackone/connect-session", json=options, headers=JSON_HEADERS)
+    )
+    assert response.status_code == 400, response.get_data()
+    assert response.get_json()["error"] == code
+    assert len(api.calls) == 0
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("STACKONE_PROVIDERS", ["bamboohr\n"]),
+        ("STACKONE_CATEGORIES", ["hris\n"]),
+        ("STACKONE_HUB_SCRIPT_URL", "https://cdn.example/hub.js\n"),
+        ("STACKONE_SANDBOX_WEBHOOK_URL", "http://127.0.0.1:5000/hook\n"),
+    ],
+)
+def test_settings_with_a_trailing_newline_are_refused(key, value):
+    from flask_stackone import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=key):
+        build_app(**{key: value})
+
+
+@pytest.mark.parametrize("height", ["500px\n", "500px\r\n", "50%\n"])
+def test_a_widget_height_with_a_trailing_newline_is_refused(height):
+    from flask import render_template_string
+
+    app = build_app()
+    with app.test_request_context("/"), pytest.raises(ValueError, match="height"):
+        render_template_string("{{ stackone_hub(height=height) }}", height=height)
+
+
+def test_the_cli_refuses_a_provider_with_a_trailing_newline(api):
+    result = (
+        build_app()
+        .test_cli_runner()
+        .invoke(
+            args=[
+                "stackone",
+                "session",
+                "--owner-id",
+                "o",
+                "--owner-name",
+                "O",
+                "--provider",
+                "bamboohr\n",
+            ]
+        )
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert len(api.calls) == 0
+
+
+def test_no_pattern_in_the_package_or_the_example_app_ends_in_a_bare_dollar():
+    """Every id, slug and format pattern matches the whole value: ``fullmatch`` or ``\\Z``,
+    never ``$`` (which also matches before a final newline)."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    sources = [
+        path
+        for folder in ("flask_stackone", "example_app")
+        for path in (root / folder).rglob("*.py")
+        if "sandbox" not in path.relative_to(root).parts
+    ]
+    dollar = re.compile(
+        r"""re\.(?:compile|match|search|fullmatch)\(\s*r?b?r?(["'])(?:(?!\1).)*\$\1"""
+    )
+    found = [
+        f"{path.relative_to(root)}: {m.group(0)}"
+        for path in sources
+        for m in dollar.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
