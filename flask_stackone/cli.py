@@ -24,7 +24,7 @@ from .core.hub_script import HUB_VERSION, PACKAGE
 from .core.models import Account, Owner, format_datetime
 from .core.webhooks import SIGNATURE_HEADER, build_event_body, compute_signature
 from .hub_commands import force_option, install_and_report, report_status, version_option
-from .services.linking import check_options, create_session
+from .services.linking import check_options, create_session, is_account_id
 from .services.onboarding import create_auth_link, external_url, onboarding_link
 from .state import StackOneState, get_state
 
@@ -93,6 +93,13 @@ def _owner(owner_id: str, owner_name: str, username: str | None) -> Owner:
         return Owner(owner_id, owner_name, username)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def _account_id(account_id: str) -> str:
+    """``account_id`` when it has the form of a StackOne id, else a one-line error."""
+    if not is_account_id(account_id):
+        raise click.ClickException(f"not a StackOne account id: {account_id!r}")
+    return account_id
 
 
 def _when(moment: datetime | None) -> str:
@@ -286,7 +293,7 @@ def _add_accounts_commands(group: AppGroup, name: str) -> None:
     @_friendly
     def show(account_id: str) -> None:
         """Show an account and why it is not usable. Exits with 1 when it is not active."""
-        account = get_state(name=name).client.get_account(account_id)
+        account = get_state(name=name).client.get_account(_account_id(account_id))
         for key, value in _account_dict(account).items():
             if key != "status_reasons":
                 click.echo(f"{key + ':':<19}{value if value is not None else '-'}")
@@ -304,6 +311,7 @@ def _add_accounts_commands(group: AppGroup, name: str) -> None:
     @_friendly
     def delete(account_id: str, yes: bool) -> None:
         """Delete an account at StackOne (its connection stops working)."""
+        _account_id(account_id)
         if not yes:
             click.confirm(f"Delete StackOne account {account_id}?", abort=True)
         account = get_state(name=name).client.delete_account(account_id)

@@ -4,6 +4,7 @@ webhooks sent over real HTTP to the app served on 127.0.0.1."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.server
 import json
 import os
@@ -432,3 +433,28 @@ def test_an_unknown_account_prints_one_error_line(flask_cmd):
     assert result.stderr.splitlines() == [
         "Error: StackOne has no such record: Account not found (HTTP 404)"
     ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["accounts", "show", ".."],
+        ["accounts", "show", "."],
+        ["accounts", "show", ""],
+        ["accounts", "show", "acc_1\n"],
+        ["accounts", "show", "../connect_sessions"],
+        ["accounts", "delete", "..", "--yes"],
+        ["accounts", "delete", "", "--yes"],
+    ],
+)
+def test_an_id_that_is_not_a_stackone_id_is_one_line_on_stderr(api, app, args):
+    """``flask stackone accounts show ..`` printed a ValueError traceback."""
+    result = app.test_cli_runner().invoke(args=["stackone", *args])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, SystemExit), "a traceback, not a message"
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "not a StackOne account id" in lines[0], result.output
+    with contextlib.suppress(ValueError):  # click < 8.2 mixes both streams by default
+        assert result.stderr.strip() == lines[0]  # on stderr, not stdout
+    assert "Traceback" not in result.output
+    assert len(api.calls) == 0
