@@ -45,6 +45,7 @@ _EXPORTS: dict[str, str] = {
             "StackOneConnectionError",
             "StackOneError",
             "StackOneTimeout",
+            "StaleEventError",
             "WebhookError",
         ],
         "flask_stackone.core.errors",
@@ -103,6 +104,7 @@ __all__ = [
     "StackOneConnectionError",
     "StackOneError",
     "StackOneTimeout",
+    "StaleEventError",
     "StatusReason",
     "WebhookError",
     "WebhookEvent",
@@ -159,6 +161,7 @@ if TYPE_CHECKING:
         StackOneConnectionError,
         StackOneError,
         StackOneTimeout,
+        StaleEventError,
         WebhookError,
     )
     from .core.models import (

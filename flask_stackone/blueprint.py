@@ -148,13 +148,15 @@ class StackOneBlueprint(Blueprint):
             )
             session, sandbox_path = mounted.session, mounted.path
         apply_defaults(app.config, settings)
+        store = open_store(
+            settings.delivery_store, app.instance_path, settings.name("delivery_store")
+        )
+        _check_max_age(settings, store)
         return StackOneState(
             name=name,
             blueprint_name=self.name,
             settings=settings,
-            delivery_store=open_store(
-                settings.delivery_store, app.instance_path, settings.name("delivery_store")
-            ),
+            delivery_store=store,
             owner_loader=self._current_loader,
             loader_hint=(
                 "@stackone_bp.owner_loader"
@@ -163,6 +165,24 @@ class StackOneBlueprint(Blueprint):
             ),
             api_client=_make_client(settings, session),
             sandbox_path=sandbox_path,
+        )
+
+
+def _check_max_age(settings: Settings, store: Any) -> None:
+    """A delivery accepted within ``STACKONE_WEBHOOK_MAX_AGE`` must still be remembered by
+    the store, or a replay of it would run the receivers again.
+
+    :raises ConfigurationError: the store says it forgets sooner (its ``ttl``).
+    """
+    ttl = getattr(store, "ttl", None)
+    max_age = settings.webhook_max_age
+    if max_age is None or isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+        return
+    if max_age > ttl:
+        raise ConfigurationError(
+            f"{settings.name('webhook_max_age')} ({max_age} s) is longer than the delivery "
+            f"store remembers deliveries ({ttl:g} s): a replayed body would be accepted again. "
+            "Lower it, or give the store a longer ttl."
         )
 
 

@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "ONBOARDING_MODE": "hub",
     "ONBOARDING_REQUIRE_OWNER": False,
     "WEBHOOK_MAX_BYTES": 1024 * 1024,
+    "WEBHOOK_MAX_AGE": 3 * 86400,
     "DELIVERY_STORE": None,
     "DELIVERY_WAIT": 10.0,
     "HUB_DIR": None,
@@ -79,6 +80,7 @@ class Settings:
     onboarding_mode: str
     onboarding_require_owner: bool
     webhook_max_bytes: int
+    webhook_max_age: int | None
     delivery_store: Any
     delivery_wait: float
     hub_dir: str | None
@@ -290,6 +292,9 @@ def read_settings(
         onboarding_mode=onboarding_mode,
         onboarding_require_owner=flag("ONBOARDING_REQUIRE_OWNER"),
         webhook_max_bytes=number("WEBHOOK_MAX_BYTES", int, 1),
+        webhook_max_age=(
+            None if get("WEBHOOK_MAX_AGE") is None else number("WEBHOOK_MAX_AGE", int, 1)
+        ),  # None: no age limit
         delivery_store=get("DELIVERY_STORE"),
         delivery_wait=number("DELIVERY_WAIT", float, 0),
         hub_dir=hub_dir,

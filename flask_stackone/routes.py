@@ -74,6 +74,8 @@ def _classify(exc: errors.FlaskStackOneError) -> tuple[int, str, str, dict[str, 
         return 401, "invalid_signature", "signature verification failed", {}
     if isinstance(exc, errors.InvalidPayloadError):
         return 400, "invalid_payload", str(exc), {}
+    if isinstance(exc, errors.StaleEventError):
+        return 400, exc.code, str(exc), {}
     if isinstance(exc, errors.ConfigurationError):
         log.error("flask-stackone is not configured: %s", exc)
         return 503, "not_configured", str(exc), {}

@@ -264,3 +264,90 @@ def test_sqlite_delivery_store_from_config(tmp_path):
         assert post_event(app.test_client(), body).get_json()["duplicate"] is True
     assert len(events) == 1
     assert (tmp_path / "deliveries.db").exists()
+
+
+# -- replays: how old a signed body may be ---------------------------------------------------
+
+
+def _ago(seconds: float) -> str:
+    from datetime import datetime, timedelta, timezone
+
+    from flask_stackone.core.models import format_datetime
+
+    return format_datetime(datetime.now(timezone.utc) - timedelta(seconds=seconds))
+
+
+def test_a_body_sent_in_2020_is_refused_without_a_signal(app, client, caplog):
+    """A captured body was accepted again whenever the store had forgotten it."""
+    body = make_event("account.created", account_id="acc_old", sent_at="2020-01-01T00:00:00.000Z")
+    with record_events(app) as events:
+        response = post(client, body)
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "stale_event"
+    assert events == []
+    assert any("stale" in r.getMessage() for r in caplog.records)
+
+
+def test_a_replay_after_a_restart_with_the_memory_store_is_refused():
+    """The in-memory store forgets on restart: a new app (same config) is a restarted one."""
+    old = 4 * 86400
+    body = make_event("account.deleted", account_id="acc_gone", sent_at=_ago(old))
+    for _restart in range(2):
+        app = build_app()
+        with record_events(app) as events:
+            response = post(app.test_client(), body)
+        assert response.status_code == 400 and events == []
+
+
+def test_the_limit_is_the_setting_and_sent_at_wins_over_event_date():
+    app = build_app(STACKONE_WEBHOOK_MAX_AGE=600)
+    client = app.test_client()
+    fresh = make_event("account.updated", account_id="a1", sent_at=_ago(60), event_date=_ago(9000))
+    stale = make_event("account.updated", account_id="a2", sent_at=_ago(700), event_date=_ago(1))
+    assert post(client, fresh).status_code == 200
+    assert post(client, stale).status_code == 400
+
+
+def test_event_date_is_used_when_sent_at_is_missing():
+    import json as json_module
+
+    app = build_app(STACKONE_WEBHOOK_MAX_AGE=600)
+    data = json_module.loads(make_event("account.created", account_id="a3", event_date=_ago(700)))
+    del data["sent_at"]
+    body = json_module.dumps(data).encode()
+    response = post(app.test_client(), body)
+    assert response.status_code == 400 and response.get_json()["error"] == "stale_event"
+
+
+def test_an_event_from_the_future_is_refused(app, client):
+    body = make_event("account.created", account_id="acc_f", sent_at=_ago(-3600))
+    with record_events(app) as events:
+        response = post(client, body)
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "event_from_future"
+    assert events == []
+    assert post(client, make_event("account.created", sent_at=_ago(-60))).status_code == 200
+
+
+def test_the_default_limit_is_shorter_than_the_stores_memory():
+    from flask_stackone import get_state
+
+    app = build_app()
+    state = get_state(app)
+    assert state.settings.webhook_max_age == 3 * 86400
+    assert state.settings.webhook_max_age < state.delivery_store.ttl
+    body = make_event("account.created", account_id="acc_e", sent_at=_ago(3 * 86400 - 60))
+    assert post(app.test_client(), body).status_code == 200
+
+
+def test_a_limit_longer_than_the_stores_memory_is_refused_at_registration():
+    from flask_stackone import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="STACKONE_WEBHOOK_MAX_AGE"):
+        build_app(STACKONE_WEBHOOK_MAX_AGE=8 * 86400)
+
+
+def test_no_limit_when_set_to_none():
+    app = build_app(STACKONE_WEBHOOK_MAX_AGE=None)
+    body = make_event("account.created", sent_at="2020-01-01T00:00:00.000Z")
+    assert post(app.test_client(), body).status_code == 200

@@ -177,3 +177,14 @@ def test_every_secret_is_still_tried_with_a_canonical_header():
         for variant in _same_digest_variants(signature):
             with pytest.raises(SignatureVerificationError):
                 verify_signature(body, variant, ["old", "new"])
+
+
+def test_construct_event_refuses_an_old_delivery_when_given_a_max_age():
+    from flask_stackone.core.errors import StaleEventError
+
+    body = make_event("account.created", sent_at="2020-01-01T00:00:00.000Z")
+    signature = compute_signature(body, VECTOR_SECRET)
+    with pytest.raises(StaleEventError) as info:
+        construct_event(body, signature, VECTOR_SECRET, max_age=3600)
+    assert info.value.code == "stale_event"
+    assert construct_event(body, signature, VECTOR_SECRET).type == "account.created"

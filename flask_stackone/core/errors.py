@@ -93,6 +93,19 @@ class InvalidPayloadError(WebhookError):
     """The body was correctly signed but is not a JSON object with an ``event`` string."""
 
 
+class StaleEventError(WebhookError):
+    """A correctly signed delivery sent too long ago (``code`` ``stale_event``) or too far in
+    the future (``event_from_future``): refused, so a captured body cannot be replayed once
+    the delivery store has forgotten it.
+
+    :ivar code: ``stale_event`` or ``event_from_future``.
+    """
+
+    def __init__(self, message: str, *, code: str = "stale_event") -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class InvalidOptionError(FlaskStackOneError, ValueError):
     """A linking option (provider, categories, account id, lifetime) is malformed or not
     offered by this app's allow-lists.

@@ -16,10 +16,11 @@ import hashlib
 import hmac
 import json
 import re
+import time
 from collections.abc import Iterable
 from typing import Any
 
-from .errors import InvalidPayloadError, SignatureVerificationError
+from .errors import InvalidPayloadError, SignatureVerificationError, StaleEventError
 from .models import ACCOUNT_EVENTS, AccountEvent, WebhookEvent, format_datetime, parse_datetime
 
 SIGNATURE_HEADER = "x-stackone-signature"
@@ -168,9 +169,48 @@ def parse_event(body: bytes, *, source: str = "webhook") -> WebhookEvent:
     return WebhookEvent(**common)
 
 
+#: How far ahead of this server's clock an event may be dated (StackOne's clock may run fast).
+MAX_CLOCK_SKEW = 300
+
+
+def check_event_time(event: WebhookEvent, max_age: int | None, now: float | None = None) -> None:
+    """Refuse a delivery sent more than ``max_age`` seconds ago, or more than
+    :data:`MAX_CLOCK_SKEW` seconds ahead: by its ``sent_at``, else its ``event_date``.
+
+    A body with neither (StackOne always sends ``sent_at``) is accepted: only a holder of the
+    secret can have made it, so it is no captured delivery of StackOne's.
+
+    :raises StaleEventError: too old (``stale_event``) or from the future (``event_from_future``).
+    """
+    moment = event.sent_at or event.event_date
+    if max_age is None or moment is None:
+        return
+    age = (time.time() if now is None else now) - moment.timestamp()
+    if age > max_age:
+        raise StaleEventError(
+            f"the event was sent {int(age)} seconds ago, more than the {max_age} accepted",
+            code="stale_event",
+        )
+    if age < -MAX_CLOCK_SKEW:
+        raise StaleEventError(
+            f"the event is dated {int(-age)} seconds in the future", code="event_from_future"
+        )
+
+
 def construct_event(
-    body: bytes, header: str | bytes | None, secrets: str | Iterable[str] | None
+    body: bytes,
+    header: str | bytes | None,
+    secrets: str | Iterable[str] | None,
+    *,
+    max_age: int | None = None,
 ) -> WebhookEvent:
-    """Verify, then parse: for hosts that receive webhooks in a view of their own."""
+    """Verify, then parse: for hosts that receive webhooks in a view of their own.
+
+    :param max_age: refuse a delivery sent longer ago than this many seconds (see
+        :func:`check_event_time`); ``None`` checks no age.
+    :raises SignatureVerificationError, InvalidPayloadError, StaleEventError:
+    """
     verify_signature(body, header, secrets)
-    return parse_event(body)
+    event = parse_event(body)
+    check_event_time(event, max_age)
+    return event

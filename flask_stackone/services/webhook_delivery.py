@@ -15,8 +15,9 @@ from ..core.errors import (
     DeliveryInProgress,
     ReceiverError,
     SignatureVerificationError,
+    StaleEventError,
 )
-from ..core.webhooks import parse_event, verify_signature
+from ..core.webhooks import check_event_time, parse_event, verify_signature
 from ..state import StackOneState
 
 log = logging.getLogger("flask_stackone")
@@ -40,6 +41,8 @@ def handle_delivery(
     :raises ConfigurationError: no webhook secret is configured (never accept unsigned).
     :raises SignatureVerificationError: the signature matches no secret.
     :raises InvalidPayloadError: signed, but not a webhook event.
+    :raises StaleEventError: signed, but sent longer ago than ``STACKONE_WEBHOOK_MAX_AGE``
+        (or dated in the future): a replay the delivery store may have forgotten.
     :raises DeliveryInProgress: another worker still holds it after ``STACKONE_DELIVERY_WAIT``.
     :raises ReceiverError: a receiver failed; the delivery is released for a redelivery.
     """
@@ -51,6 +54,17 @@ def handle_delivery(
         log.warning("webhook refused: %s", exc)
         raise
     event = parse_event(body)
+    try:
+        check_event_time(event, settings.webhook_max_age)
+    except StaleEventError as exc:
+        log.warning(
+            "webhook refused (%s): %s; %s for account %s",
+            exc.code,
+            exc,
+            event.type,
+            event.account_id,
+        )
+        raise
     store = state.delivery_store
     key = event.delivery_key
     assert key is not None
