@@ -71,6 +71,7 @@ class StackOneBlueprint(Blueprint):
         self.add_url_rule("/assets/<digest>/<name>", "package_file", assets.package_file_view)
         self.register_error_handler(FlaskStackOneError, routes.error_answer)
         self.register_error_handler(400, self._bad_request)
+        self.after_request(routes.deny_framing)  # Flask's own HTML errors (CSRF) too
         self.cli.help = "StackOne account linking: sessions, accounts, webhooks, sandbox."
         init_cli(cast(AppGroup, self.cli), name)  # an AppGroup, typed as click.Group
         self.record(self._init_app)  # every registration, also under another name

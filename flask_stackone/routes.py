@@ -116,9 +116,27 @@ def _error_page_for(exc: errors.FlaskStackOneError) -> Response:
     return _error_page(status, "This request was refused", message)
 
 
+#: No page of the plugin may be shown in a frame: a click inside a frame posts as same-origin.
+FRAME_ANCESTORS = "frame-ancestors 'none'"
+
+
+def deny_framing(response: Response) -> Response:
+    """Forbid every HTML answer of the blueprint to be framed, by any site (its own too):
+    ``X-Frame-Options: DENY`` and a CSP ``frame-ancestors 'none'``. Only that directive is
+    set, so the page's own scripts and styles are not restricted; when a view already set a
+    policy without it, a second policy is added (browsers enforce both)."""
+    if response.mimetype != "text/html":
+        return response
+    response.headers["X-Frame-Options"] = "DENY"
+    policies = response.headers.getlist("Content-Security-Policy")
+    if not any("frame-ancestors" in policy for policy in policies):
+        response.headers.add("Content-Security-Policy", FRAME_ANCESTORS)
+    return response
+
+
 def page(template: str, status: int = 200, **context: Any) -> Response:
-    """An onboarding page (with the host's brand) that is never cached, indexed, or leaks
-    its URL as a referrer."""
+    """An onboarding page (with the host's brand) that is never cached, indexed, framed, or
+    leaks its URL as a referrer."""
     settings = request_state().settings
     context.setdefault("brand_name", settings.brand_name)
     context.setdefault("brand_logo_url", settings.brand_logo_url)
@@ -126,7 +144,7 @@ def page(template: str, status: int = 200, **context: Any) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    return response
+    return deny_framing(response)
 
 
 def _error_page(status: int, title: str, message: str) -> Response:

@@ -549,3 +549,58 @@ def test_brand_settings_accept_urls_paths_and_env_json(monkeypatch):
     assert dict(settings.provider_names or {}) == {"acme_hr": "ACME HR"}
     assert settings.brand_logo_url == "https://cdn.example/acme.png"
     assert app.config["STACKONE_PROVIDER_NAMES"] == {"acme_hr": "ACME HR"}
+
+
+# -- framing: another site must not show the onboarding pages in a frame -----------------------
+
+
+def _refuses_framing(response) -> bool:
+    policies = response.headers.getlist("Content-Security-Policy")
+    return response.headers.get("X-Frame-Options") == "DENY" and any(
+        "frame-ancestors 'none'" in policy for policy in policies
+    )
+
+
+def test_every_html_page_of_an_onboarding_link_refuses_to_be_framed(api, monkeypatch):
+    """A page on another site framed a link made for the attacker's organisation: the click
+    inside the frame posted as same-origin and the victim's account went to the attacker."""
+    app = build_app(STACKONE_HUB_SCRIPT_URL="https://cdn.example/hub/webcomponent.js")
+    CSRFProtect(app)
+    client = app.test_client()
+    path = link_path(app, provider="bamboohr")
+    page = client.get(path)
+    token = page.get_data(as_text=True).split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    answers = {
+        "the link's page": page,
+        "the Hub after Connect": client.post(path, data={"csrf_token": token}),
+        "a tampered link": client.get(path[:-3] + "xyz"),
+        "a cross-site post": client.post(
+            path, data={"csrf_token": token}, headers={"Sec-Fetch-Site": "cross-site"}
+        ),
+        "a post without the CSRF token": client.post(path),
+    }
+    monkeypatch.setattr(auth_links_module, "_now", lambda: 2**40)
+    answers["an expired link"] = client.get(path)
+    statuses = {name: r.status_code for name, r in answers.items()}
+    assert statuses == {
+        "the link's page": 200,
+        "the Hub after Connect": 200,
+        "a tampered link": 400,
+        "a cross-site post": 403,
+        "a post without the CSRF token": 400,
+        "an expired link": 410,
+    }
+    for name, response in answers.items():
+        assert response.mimetype == "text/html", name
+        assert _refuses_framing(response), f"{name} can be framed"
+    assert len(api.calls) == 0
+
+
+def test_a_page_of_the_host_keeps_its_own_framing_policy(app):
+    @app.get("/embeddable")
+    def embeddable():
+        return "<p>framed on purpose</p>"
+
+    response = app.test_client().get("/embeddable")
+    assert "X-Frame-Options" not in response.headers
+    assert "Content-Security-Policy" not in response.headers
