@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import logging
@@ -16,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import accounts_panel, assets, routes, widget
 from .cli import init_cli
-from .config import Settings, apply_defaults, check_option_names, read_settings
+from .config import DEFAULTS, Settings, apply_defaults, check_option_names, read_settings
 from .core.client import StackOneClient
 from .core.errors import ConfigurationError, FlaskStackOneError
 from .core.stores import open_store
@@ -123,6 +124,7 @@ class StackOneBlueprint(Blueprint):
         widget.register(app, name)
         accounts_panel.register(app, name)
         _exempt_webhook_from_csrf(app)
+        _watch_late_settings(app, name, state.settings, self.options)
         if state.api_client is None:
             log.warning(
                 "%s is not set: the token route will answer 503", state.settings.name("api_key")
@@ -167,6 +169,54 @@ class StackOneBlueprint(Blueprint):
             api_client=_make_client(settings, session),
             sandbox_path=sandbox_path,
         )
+
+
+def _watch_late_settings(
+    app: Flask, name: str, settings: Settings, options: dict[str, Any]
+) -> None:
+    """Fail loudly when a setting is put in ``app.config`` after registration read it.
+
+    The settings are read once, at registration: ``app.config.from_prefixed_env()`` called
+    after ``register_blueprint`` would otherwise be ignored, and the routes would say the key
+    "is not set" while ``app.config`` holds it. On the first requests the ``STACKONE_*``
+    values are compared with what registration read (explicit arguments excepted); when one
+    differs, this blueprint's routes answer ``503 not_configured`` naming the settings, and
+    the error is logged for every other request. Once they match, nothing more is done.
+    """
+    keys = [settings.prefix + key for key in DEFAULTS if key.lower() not in options]
+    read = {key: _snapshot(app.config.get(key)) for key in keys}
+    verified = False
+    logged = False
+
+    def check_late_settings() -> None:
+        nonlocal verified, logged
+        if verified:
+            return
+        changed = [key for key in keys if app.config.get(key) != read[key]]
+        if not changed:
+            verified = True
+            return
+        error = ConfigurationError(
+            f"{', '.join(changed)} changed in app.config after app.register_blueprint() "
+            "read the settings; flask-stackone reads them once, at registration. Set them "
+            "(app.config.from_prefixed_env(), app.config.update(...)) before "
+            "app.register_blueprint()"
+        )
+        if request.blueprint is not None and (
+            request.blueprint == name or request.blueprint.startswith(name + ".")
+        ):
+            raise error
+        if not logged:
+            logged = True
+            log.error("flask-stackone is not configured as intended: %s", error)
+
+    app.before_request(check_late_settings)
+
+
+def _snapshot(value: Any) -> Any:
+    """A copy of a list, dict or set (changed in place later, it must still differ); any
+    other value (a delivery store object...) as it is."""
+    return copy.copy(value) if type(value) in (list, dict, set) else value
 
 
 def _check_max_age(settings: Settings, store: Any) -> None:

@@ -288,3 +288,68 @@ def test_missing_owner_loader_of_a_made_blueprint_names_that_blueprint():
         "returns the signed-in Owner with @bp.owner_loader, where bp = make_blueprint('hr_links')"
     )
     assert "stackone_bp" not in message
+
+
+# -- settings set after registration -----------------------------------------------------------
+
+
+def test_settings_read_from_the_environment_after_registration_fail_loudly(monkeypatch, caplog):
+    """Registering first and then calling from_prefixed_env() left the key unread, and the
+    token route said "STACKONE_API_KEY is not set" although app.config held it."""
+    monkeypatch.setenv("FLASK_STACKONE_API_KEY", API_KEY)
+    monkeypatch.setenv("FLASK_STACKONE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    app = Flask("late")
+    bp = make_blueprint()
+    bp.owner_loader(lambda: Owner("org_1", "Acme"))
+    app.register_blueprint(bp)
+    app.config.from_prefixed_env()  # too late
+    client = app.test_client()
+    response = client.post("/stackone/connect-session", headers=HEADERS)
+    assert response.status_code == 503
+    message = response.get_json()["message"]
+    assert "is not set" not in message
+    assert "STACKONE_API_KEY" in message and "STACKONE_WEBHOOK_SECRET" in message
+    assert "register_blueprint" in message and "before" in message
+    webhook = post_event(client, make_event("account.created"), secret=WEBHOOK_SECRET)
+    assert webhook.status_code == 503 and "register_blueprint" in webhook.get_json()["message"]
+
+
+def test_a_setting_changed_after_registration_is_named_on_the_first_request(caplog):
+    app = build_app()
+    app.config.update(STACKONE_TIMEOUT=1.0, STACKONE_PROVIDERS=["bamboohr"])
+
+    @app.get("/")
+    def home():
+        return "home"
+
+    client = app.test_client()
+    assert client.get("/").status_code == 200  # the host's own pages keep working...
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("STACKONE_PROVIDERS" in m and "STACKONE_TIMEOUT" in m for m in logged), logged
+    answer = client.post("/stackone/connect-session", headers=HEADERS)  # ...the plugin's do not
+    assert answer.status_code == 503 and "STACKONE_PROVIDERS" in answer.get_json()["message"]
+
+
+def test_a_list_setting_changed_in_place_after_registration_is_seen():
+    providers = ["bamboohr"]
+    app = build_app(STACKONE_PROVIDERS=providers)
+    app.config["STACKONE_PROVIDERS"].append("hibob")
+    answer = app.test_client().post("/stackone/connect-session", headers=HEADERS)
+    assert answer.status_code == 503 and "STACKONE_PROVIDERS" in answer.get_json()["message"]
+
+
+def test_settings_left_as_registration_read_them_pass(api):
+    app = build_app()
+    app.config.update(SECRET_KEY="rotated", SOMETHING_ELSE=1)  # not a STACKONE_ setting
+    api.post(f"{API}/connect_sessions", status=201, json={**SESSION, "token": "t1"})
+    assert app.test_client().post("/stackone/connect-session", headers=HEADERS).status_code == 200
+
+
+def test_a_late_value_beaten_by_an_explicit_argument_is_no_error(api):
+    app = Flask("explicit")
+    app.config.update(SECRET_KEY="x")
+    bp = make_blueprint(api_key=API_KEY, webhook_secret=WEBHOOK_SECRET)
+    app.register_blueprint(bp)
+    app.config["STACKONE_API_KEY"] = "ignored: the argument wins"
+    response = post_event(app.test_client(), make_event("account.created"))
+    assert response.status_code == 200
