@@ -3,7 +3,9 @@ systems through StackOne with flask-stackone.
 
 ``flask --app example_app run`` (or ``make run``). Without ``STACKONE_API_KEY`` in the
 environment it runs against the built-in sandbox; with ``STACKONE_API_KEY`` and
-``STACKONE_WEBHOOK_SECRET`` it talks to StackOne.
+``STACKONE_WEBHOOK_SECRET`` it talks to StackOne. On any address but ``localhost`` /
+``127.0.0.1``, set ``STACKONE_PUBLIC_URL`` (e.g. ``https://people.example.com``): invitation
+emails link there, never to whatever ``Host`` header a request carried.
 """
 
 from __future__ import annotations

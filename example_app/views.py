@@ -17,7 +17,13 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from flask_stackone import InvalidOptionError, NotFoundError, StackOneError, get_client
+from flask_stackone import (
+    ConfigurationError,
+    InvalidOptionError,
+    NotFoundError,
+    StackOneError,
+    get_client,
+)
 
 from . import accounts, outbox
 from .auth import login_required
@@ -177,6 +183,23 @@ def invite() -> str | Response | tuple[str, int]:
     except InvalidOptionError as exc:  # e.g. a provider STACKONE_PROVIDERS does not offer
         flash(f"That link cannot be made: {exc}", "error")
         return redirect(url_for("main.integrations"))
+    except ConfigurationError as exc:
+        # No STACKONE_PUBLIC_URL and a Host header nothing vouches for: a link built from
+        # it could point anywhere, so none is made (the log says what to set).
+        current_app.logger.error("invitation not sent: %s", exc)
+        flash(
+            "Invitations cannot be sent from this address. Open Acme People at its usual address.",
+            "error",
+        )
+        return (
+            render_template(
+                "integrations.html",
+                accounts=accounts.list_accounts(get_db(), g.user["organisation_id"]),
+                providers=outbox.PROVIDERS,
+                invitation=form,
+            ),
+            400,
+        )
     flash(f"Onboarding link sent to {form.recipient}. It is in the outbox.", "success")
     return redirect(url_for("main.outbox_page"))
 

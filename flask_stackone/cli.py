@@ -76,8 +76,12 @@ def _local_root(state: StackOneState) -> str | None:
     A sandbox app is served on this machine by ``flask run``, so it is where ``flask run``
     listens: ``FLASK_RUN_HOST`` and ``FLASK_RUN_PORT`` (the variables ``flask run`` reads
     too), by default ``http://127.0.0.1:5000``. ``None`` outside sandbox mode, or when
-    ``SERVER_NAME`` is set (then that names the app)."""
-    if state.sandbox_path is None or current_app.config.get("SERVER_NAME"):
+    ``STACKONE_PUBLIC_URL`` or ``SERVER_NAME`` is set (then that names the app)."""
+    if (
+        state.sandbox_path is None
+        or state.settings.public_url
+        or current_app.config.get("SERVER_NAME")
+    ):
         return None
     host = os.environ.get("FLASK_RUN_HOST", "").strip() or "127.0.0.1"
     if host in ("0.0.0.0", "::", "[::]"):  # noqa: S104 - listening everywhere: reach it locally
@@ -178,8 +182,8 @@ def _add_session_commands(group: AppGroup, name: str) -> None:
     @click.option(
         "--base-url",
         help="This app's public root for --onboarding, e.g. https://app.example.com "
-        "(default: from SERVER_NAME; in sandbox mode where `flask run` listens, "
-        "http://127.0.0.1:5000 unless FLASK_RUN_HOST / FLASK_RUN_PORT say otherwise).",
+        "(default: STACKONE_PUBLIC_URL, else SERVER_NAME; in sandbox mode where `flask run` "
+        "listens, http://127.0.0.1:5000 unless FLASK_RUN_HOST / FLASK_RUN_PORT say otherwise).",
     )
     @_friendly
     def auth_link(
@@ -333,8 +337,8 @@ def _add_trigger_command(group: AppGroup, name: str) -> None:
     @click.option(
         "--base-url",
         help="This app's root when --url is not given, e.g. http://127.0.0.1:5000 "
-        "(default: from SERVER_NAME; in sandbox mode where `flask run` listens, "
-        "http://127.0.0.1:5000 unless FLASK_RUN_HOST / FLASK_RUN_PORT say otherwise).",
+        "(default: STACKONE_PUBLIC_URL, else SERVER_NAME; in sandbox mode where `flask run` "
+        "listens, http://127.0.0.1:5000 unless FLASK_RUN_HOST / FLASK_RUN_PORT say otherwise).",
     )
     @click.option("--secret", help="Signing secret (default: the first STACKONE_WEBHOOK_SECRET).")
     @_friendly

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from .core.client import check_api_url
 from .core.errors import ConfigurationError
@@ -33,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "ONBOARDING_MAX_AGE": 432000,
     "ONBOARDING_MODE": "hub",
     "ONBOARDING_REQUIRE_OWNER": False,
+    "PUBLIC_URL": None,
     "WEBHOOK_MAX_BYTES": 1024 * 1024,
     "WEBHOOK_MAX_AGE": 3 * 86400,
     "DELIVERY_STORE": None,
@@ -79,6 +81,7 @@ class Settings:
     onboarding_max_age: int
     onboarding_mode: str
     onboarding_require_owner: bool
+    public_url: str | None
     webhook_max_bytes: int
     webhook_max_age: int | None
     delivery_store: Any
@@ -257,6 +260,26 @@ def read_settings(
             )
         return value
 
+    def public_url() -> str | None:
+        value = get("PUBLIC_URL")
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value) if isinstance(value, str) else None
+        if (
+            parts is None
+            or not HTTP_URL.fullmatch(value)
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+            or "?" in value
+            or "#" in value
+        ):
+            raise ConfigurationError(
+                f"{prefix}PUBLIC_URL must be this app's public root URL, such as "
+                "'https://app.example.com' (no query, no fragment)"
+            )
+        return value.rstrip("/")
+
     hub_dir = get("HUB_DIR")
     if hub_dir is not None:
         if not isinstance(hub_dir, (str, os.PathLike)) or not os.fspath(hub_dir):
@@ -291,6 +314,7 @@ def read_settings(
         onboarding_max_age=number("ONBOARDING_MAX_AGE", int, 1),
         onboarding_mode=onboarding_mode,
         onboarding_require_owner=flag("ONBOARDING_REQUIRE_OWNER"),
+        public_url=public_url(),
         webhook_max_bytes=number("WEBHOOK_MAX_BYTES", int, 1),
         webhook_max_age=(
             None if get("WEBHOOK_MAX_AGE") is None else number("WEBHOOK_MAX_AGE", int, 1)

@@ -604,3 +604,111 @@ def test_a_page_of_the_host_keeps_its_own_framing_policy(app):
     response = app.test_client().get("/embeddable")
     assert "X-Frame-Options" not in response.headers
     assert "Content-Security-Policy" not in response.headers
+
+
+# -- where an emailed link points: never at an unchecked Host header ---------------------------
+
+
+def _invite_app(**config):
+    """A host app whose signed-in member asks for an onboarding link by POST, as an invite
+    form does; the link would go into an email."""
+    app = build_app(**config)
+
+    @app.post("/invite")
+    def invite():
+        return onboarding_link(ACME, provider="bamboohr")
+
+    return app
+
+
+def test_a_link_made_in_a_request_does_not_point_at_the_hosts_header(api):
+    """A member who posted the invite form with ``Host: attacker.example`` got a genuine link
+    to that host in the platform's email."""
+    app = _invite_app()
+    with (
+        app.test_request_context(headers={"Host": "attacker.example"}),
+        pytest.raises(ConfigurationError) as info,
+    ):
+        onboarding_link(ACME, provider="bamboohr")
+    message = str(info.value)
+    assert "STACKONE_PUBLIC_URL" in message and "SERVER_NAME" in message
+    assert "TRUSTED_HOSTS" in message and "attacker.example" not in message
+
+
+@pytest.mark.parametrize(
+    ("config", "root"),
+    [
+        ({"STACKONE_PUBLIC_URL": "https://app.example.com"}, "https://app.example.com"),
+        ({"STACKONE_PUBLIC_URL": "https://app.example.com/"}, "https://app.example.com"),
+        ({"STACKONE_PUBLIC_URL": "https://example.com/portal"}, "https://example.com/portal"),
+        (
+            {"SERVER_NAME": "app.example.com", "PREFERRED_URL_SCHEME": "https"},
+            "https://app.example.com",
+        ),
+        (
+            {"SERVER_NAME": "app.example.com:8443", "APPLICATION_ROOT": "/people"},
+            "http://app.example.com:8443/people",
+        ),
+    ],
+)
+def test_the_configured_public_url_is_used_whatever_the_host_header(api, config, root):
+    app = _invite_app(**config)
+    for host in ("attacker.example", "localhost"):
+        with app.test_request_context(headers={"Host": host}):
+            url = onboarding_link(ACME, provider="bamboohr")
+        assert url.startswith(root + "/stackone/link/"), (host, url)
+    with app.app_context():  # a CLI command or a job: the same root
+        assert onboarding_link(ACME).startswith(root + "/stackone/link/")
+
+
+def test_the_public_url_beats_server_name_and_base_url_beats_both(api):
+    app = _invite_app(STACKONE_PUBLIC_URL="https://public.example", SERVER_NAME="internal:8000")
+    with app.app_context():
+        assert onboarding_link(ACME).startswith("https://public.example/stackone/link/")
+        url = onboarding_link(ACME, base_url="https://other.example")
+        assert url.startswith("https://other.example/stackone/link/")
+
+
+def test_with_trusted_hosts_the_request_host_is_used_once_flask_checked_it(api):
+    app = _invite_app(TRUSTED_HOSTS=["app.example.com", ".people.example"])
+    client = app.test_client()
+    answer = client.post("/invite", headers={"Host": "eu.people.example"})
+    assert answer.status_code == 200
+    assert answer.get_data(as_text=True).startswith("http://eu.people.example/stackone/link/")
+    refused = client.post("/invite", headers={"Host": "attacker.example"})
+    assert refused.status_code == 400
+    assert "/stackone/link/" not in refused.get_data(as_text=True)
+
+
+def test_on_loopback_hosts_the_request_host_is_used_for_development(api):
+    app = _invite_app()
+    for host, root in [
+        ("localhost", "http://localhost"),
+        ("127.0.0.1:5000", "http://127.0.0.1:5000"),
+    ]:
+        with app.test_request_context(headers={"Host": host}):
+            assert onboarding_link(ACME).startswith(root + "/stackone/link/")
+    for host in ("localhost.attacker.example", "127.0.0.1.attacker.example", "attacker.localhost"):
+        with app.test_request_context(headers={"Host": host}), pytest.raises(ConfigurationError):
+            onboarding_link(ACME)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["app.example.com", "ftp://app.example.com", "https://app.example.com\n", "https://",
+     "https://app.example.com/?next=x", "https://app.example.com/#x", 42],
+)  # fmt: skip
+def test_a_bad_public_url_is_refused_at_registration(value):
+    with pytest.raises(ConfigurationError, match="STACKONE_PUBLIC_URL"):
+        build_app(STACKONE_PUBLIC_URL=value)
+
+
+def test_an_untrusted_host_is_a_400_error_when_making_a_link(api):
+    from werkzeug.exceptions import BadRequest
+
+    app = _invite_app(TRUSTED_HOSTS=["app.example.com"])
+    with (
+        app.test_request_context(headers={"Host": "attacker.example"}),
+        pytest.raises(BadRequest),  # werkzeug's SecurityError: never a link
+    ):
+        onboarding_link(ACME)

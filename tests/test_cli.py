@@ -458,3 +458,10 @@ def test_an_id_that_is_not_a_stackone_id_is_one_line_on_stderr(api, app, args):
         assert result.stderr.strip() == lines[0]  # on stderr, not stdout
     assert "Traceback" not in result.output
     assert len(api.calls) == 0
+
+
+def test_onboarding_link_uses_the_public_url_setting(api):
+    app = build_app(STACKONE_PUBLIC_URL="https://people.example.com")
+    result = run(app, "auth-link", *OWNER, "--onboarding")
+    assert result.exit_code == 0, result.output
+    assert "onboarding link: https://people.example.com/stackone/link/" in result.output

@@ -733,3 +733,55 @@ def test_stackone_text_is_logged_never_shown_to_the_user(
     assert "acme-internal-42" not in page and "upstream provider" not in page
     assert "StackOne" in page  # the user is told what failed, in the app's words
     assert any("acme-internal-42" in r.getMessage() for r in caplog.records)
+
+
+def forge_cookies(client: FlaskClient, host: str) -> None:
+    """Send the signed-in member's cookies to ``host`` too, as a hand-made request does."""
+    for name in ("session",):
+        cookie = client.get_cookie(name)
+        assert cookie is not None
+        client.set_cookie(name, cookie.value, domain=host)
+
+
+def _outbox_links(app: Flask) -> list[str]:
+    with sqlite3.connect(app.config["DATABASE"]) as conn:
+        return [link for (link,) in conn.execute("SELECT link FROM outbox")]
+
+
+def test_an_invitation_posted_with_a_forged_host_sends_no_link(app: Flask) -> None:
+    """A signed-in member posted the invite form with ``Host: attacker.example`` and the
+    outbox got a genuine onboarding link to that host."""
+    client = sign_in(app, ALICE)
+    token = csrf_token(client, "/integrations")
+    forge_cookies(client, "attacker.example")  # curl sends whatever cookie it is given
+    response = client.post(
+        "/integrations/invitations",
+        data={"recipient": "hr-admin@northwind.example", "provider": "bamboohr", "days": "3",
+              "csrf_token": token},
+        headers={"Host": "attacker.example"},
+    )  # fmt: skip
+    assert 400 <= response.status_code < 500
+    assert "Invitations cannot be sent from this address" in response.get_data(as_text=True)
+    assert not any("attacker.example" in link for link in _outbox_links(app))
+    assert _outbox_links(app) == []
+
+
+def test_invitation_links_use_the_public_url_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STACKONE_PUBLIC_URL", "https://people.example.com")
+    app = make_app(tmp_path / "instance")
+    client = sign_in(app, ALICE)
+    token = csrf_token(client, "/integrations")
+    forge_cookies(client, "attacker.example")
+    for host in ("localhost", "attacker.example"):
+        response = client.post(
+            "/integrations/invitations",
+            data={"recipient": "it@northwind.example", "provider": "", "days": "2",
+                  "csrf_token": token},
+            headers={"Host": host},
+        )  # fmt: skip
+        assert response.status_code == 302, response.get_data(as_text=True)
+    links = _outbox_links(app)
+    assert len(links) == 2
+    assert all(link.startswith("https://people.example.com/stackone/link/") for link in links)

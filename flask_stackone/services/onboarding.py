@@ -17,11 +17,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, has_request_context
+from flask import current_app, has_request_context, request
 from flask import url_for as flask_url_for
 from itsdangerous import BadData, URLSafeSerializer
+from werkzeug.exceptions import SecurityError
+from werkzeug.sansio.utils import host_is_trusted
 
 from ..core import errors
+from ..core.client import LOCAL_HOSTS
 from ..core.errors import LinkError, LinkExpired
 from ..core.models import ConnectSession, Owner
 from ..state import StackOneState, get_state
@@ -191,31 +194,73 @@ def _serializer(state: StackOneState) -> URLSafeSerializer:
 def external_url(
     state: StackOneState, endpoint: str, base_url: str | None = None, **values: Any
 ) -> str:
-    """The absolute URL of one of the blueprint's endpoints.
+    """The absolute URL of one of the blueprint's endpoints, for a link that leaves the
+    request (an email, the command line).
 
-    In a request it uses the request's host; outside one, ``base_url`` (e.g.
-    ``https://app.example.com``) or the app's ``SERVER_NAME``.
+    Its root is, in order: ``base_url``; ``STACKONE_PUBLIC_URL``; ``SERVER_NAME`` (with
+    ``PREFERRED_URL_SCHEME`` and ``APPLICATION_ROOT``). Only without any of them, and in a
+    request, the request's own host, when something vouches for it: Flask's
+    ``TRUSTED_HOSTS`` lists it, or it is a loopback name (``localhost``, ``127.0.0.1``,
+    ``::1``: development and tests, where a link cannot lead to another machine). A ``Host``
+    header nobody checked is never used: anyone can send one.
 
-    :raises ConfigurationError: no request, no ``base_url`` and no ``SERVER_NAME``.
+    :raises ConfigurationError: none of these gives a trustworthy root.
+    :raises SecurityError: (a 400) ``TRUSTED_HOSTS`` is set and the request's host is not in it.
     """
     full = f"{state.name}.{endpoint}"
     if base_url:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise errors.ConfigurationError(
-                f"base URL must be http(s)://host[:port], got {base_url!r}"
-            )
-        adapter = current_app.url_map.bind(
-            parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme
-        )
-        return adapter.build(full, values, force_external=True)
-    if has_request_context() or current_app.config.get("SERVER_NAME"):
+        return _build_external(full, base_url, "base URL", values)
+    if state.settings.public_url:
+        return _build_external(full, state.settings.public_url, "", values)
+    config = current_app.config
+    server_name = config.get("SERVER_NAME")
+    if server_name:
+        scheme = config.get("PREFERRED_URL_SCHEME") or "http"
+        root = config.get("APPLICATION_ROOT") or "/"
+        return _build_external(full, f"{scheme}://{server_name}{root}", "SERVER_NAME", values)
+    if has_request_context() and _request_host_is_vouched_for():
         return flask_url_for(full, _external=True, **values)
-    raise errors.ConfigurationError(
-        "cannot build an absolute URL outside a request: set SERVER_NAME "
-        "(e.g. 'app.example.com') or pass a base URL (base_url= in Python, --base-url on "
-        "the command line, e.g. 'https://app.example.com')"
+    setting = state.settings.name("public_url")
+    where = (
+        "from this request's Host header, which nothing vouches for"
+        if has_request_context()
+        else "outside a request"
     )
+    raise errors.ConfigurationError(
+        f"cannot build a link for an email {where}: set {setting} to this app's public root "
+        "(e.g. 'https://app.example.com') or SERVER_NAME (e.g. 'app.example.com'), list your "
+        "host names in Flask's TRUSTED_HOSTS, or pass a base URL (base_url= in Python, "
+        "--base-url on the command line)"
+    )
+
+
+def _build_external(endpoint: str, root: str, what: str, values: dict[str, Any]) -> str:
+    parts = urlsplit(root)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise errors.ConfigurationError(f"{what} must be http(s)://host[:port], got {root!r}")
+    adapter = current_app.url_map.bind(
+        parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme
+    )
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def _request_host_is_vouched_for() -> bool:
+    """True when Flask's ``TRUSTED_HOSTS`` lists the request's host (checked here too, for
+    Flask versions that do not), or when it is a loopback name.
+
+    :raises SecurityError: ``TRUSTED_HOSTS`` is set and does not list the host (a 400).
+    """
+    host = request.host  # Flask 3.1 and later refuse a host TRUSTED_HOSTS does not list
+    trusted = current_app.config.get("TRUSTED_HOSTS")
+    if trusted:
+        if not host_is_trusted(host, trusted):
+            raise SecurityError(f"Host {host!r} is not trusted")
+        return True
+    try:
+        hostname = urlsplit(f"//{host}").hostname
+    except ValueError:
+        return False
+    return hostname in LOCAL_HOSTS
 
 
 def onboarding_link(
