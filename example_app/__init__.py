@@ -28,7 +28,7 @@ from flask_stackone import (
     webhook_received,
 )
 
-from . import auth, db, receivers, security, views
+from . import auth, db, outbox, receivers, security, views
 from .filters import register_filters
 
 csrf = CSRFProtect()
@@ -49,6 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
         SESSION_COOKIE_SAMESITE="Lax",
         # Several gunicorn workers share one SQLite file of handled webhook deliveries.
         STACKONE_DELIVERY_STORE="stackone-deliveries.db",
+        # Withdrawn invitations, and those of members who left, stop working.
+        STACKONE_ONBOARDING_LINK_CHECK=outbox.invitation_still_valid,
     )
     app.config.from_prefixed_env()  # FLASK_SECRET_KEY, FLASK_SESSION_COOKIE_SECURE...
     app.config.update(_stackone_environment())  # STACKONE_API_KEY, STACKONE_WEBHOOK_SECRET...
@@ -66,6 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     security.init_app(app)
     register_filters(app)
     app.register_blueprint(auth.bp)
+    app.cli.add_command(auth.members_cli)
     app.register_blueprint(views.bp)
     app.register_blueprint(stackone_bp)  # its owner loader is auth.current_owner
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import click
 from flask import (
     Blueprint,
     flash,
@@ -17,12 +18,13 @@ from flask import (
     session,
     url_for,
 )
+from flask.cli import AppGroup
 from werkzeug.security import check_password_hash
 from werkzeug.wrappers import Response
 
 from flask_stackone import Owner, stackone_bp
 
-from .db import DEMO_ORGANISATIONS, DEMO_PASSWORD, get_db
+from .db import DEMO_ORGANISATIONS, DEMO_PASSWORD, get_db, now_iso
 
 bp = Blueprint("auth", __name__)
 View = TypeVar("View", bound=Callable[..., Any])
@@ -40,7 +42,7 @@ def load_signed_in_user() -> None:
                 "SELECT users.id, users.name, users.email, users.organisation_id,"
                 " organisations.name AS organisation_name, organisations.owner_id"
                 " FROM users JOIN organisations ON organisations.id = users.organisation_id"
-                " WHERE users.id = ?",
+                " WHERE users.id = ? AND users.removed_at IS NULL",
                 (user_id,),
             )
             .fetchone()
@@ -88,7 +90,11 @@ def login() -> str | Response | tuple[str, int]:
     if request.method == "POST":
         email = request.form.get("email", "").strip()
         password = request.form.get("password", "")
-        user = get_db().execute("SELECT * FROM users WHERE email = ?", (email,)).fetchone()
+        user = (
+            get_db()
+            .execute("SELECT * FROM users WHERE email = ? AND removed_at IS NULL", (email,))
+            .fetchone()
+        )
         if user is None or not check_password_hash(user["password_hash"], password):
             flash("That email and password do not match an account.", "error")
             return render_template("login.html", **_login_context(email, next_url)), 401
@@ -120,3 +126,28 @@ def logout() -> Response:
     session.clear()
     flash("You are signed out.", "success")
     return redirect(url_for("auth.login"))
+
+
+members_cli = AppGroup("members", help="The members of the customer organisations.")
+
+
+@members_cli.command("remove")
+@click.argument("email")
+def remove_member(email: str) -> None:
+    """A member has left: they can no longer sign in, and every onboarding link they sent
+    stops working (``STACKONE_ONBOARDING_LINK_CHECK`` refuses it)."""
+    db = get_db()
+    with db:
+        removed = db.execute(
+            "UPDATE users SET removed_at = ? WHERE email = ? AND removed_at IS NULL",
+            (now_iso(), email.strip()),
+        ).rowcount
+    if not removed:
+        raise click.ClickException(f"no current member with the email {email!r}")
+    (links,) = db.execute(
+        "SELECT COUNT(*) FROM outbox JOIN users ON users.id = outbox.sender_id"
+        " WHERE users.email = ? AND outbox.link_id IS NOT NULL AND outbox.withdrawn_at IS NULL",
+        (email.strip(),),
+    ).fetchone()
+    plural = "" if links == 1 else "s"
+    click.echo(f"{email} removed: {links} onboarding link{plural} they sent no longer work.")

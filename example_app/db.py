@@ -65,6 +65,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created_at TEXT NOT NULL
         )""",
     ),
+    (
+        # A member who left: they cannot sign in, and the onboarding links they sent stop working.
+        "ALTER TABLE users ADD COLUMN removed_at TEXT",
+        # Each emailed link's own id, so one invitation can be withdrawn.
+        "ALTER TABLE outbox ADD COLUMN link_id TEXT",
+        "ALTER TABLE outbox ADD COLUMN withdrawn_at TEXT",
+        "CREATE UNIQUE INDEX outbox_by_link_id ON outbox (link_id)",
+    ),
 )
 
 #: The demo organisations and their users. Everyone's password is ``DEMO_PASSWORD``.

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from datetime import timedelta
 from flask import g
 
 import flask_stackone
-from flask_stackone import ConfigurationError
+from flask_stackone import ConfigurationError, OnboardingGrant
 
 from .auth import current_owner
 from .db import get_db, now_iso
@@ -63,8 +64,9 @@ def send_invitation(form: InvitationForm) -> None:
     owner = current_owner()
     if owner is None:
         raise ConfigurationError("an invitation needs a signed-in user")
+    link_id = secrets.token_urlsafe(12)  # to withdraw this one link later
     link = flask_stackone.onboarding_link(
-        owner, provider=form.provider or None, max_age=timedelta(days=form.days)
+        owner, provider=form.provider or None, max_age=timedelta(days=form.days), link_id=link_id
     )
     what = dict(PROVIDERS).get(form.provider, "your HR system")
     sender = g.user["name"]
@@ -79,7 +81,7 @@ def send_invitation(form: InvitationForm) -> None:
     with db:
         db.execute(
             "INSERT INTO outbox (organisation_id, sender_id, recipient, subject, body, link,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " link_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 g.user["organisation_id"],
                 g.user["id"],
@@ -87,15 +89,58 @@ def send_invitation(form: InvitationForm) -> None:
                 f"Connect {what} to Acme People",
                 body,
                 link,
+                link_id,
                 now_iso(),
             ),
         )
 
 
+def invitation_still_valid(grant: OnboardingGrant) -> bool:
+    """``STACKONE_ONBOARDING_LINK_CHECK``: consulted each time an onboarding link is opened
+    or used. A link sent from the outbox stops working once it is withdrawn or its sender
+    has left the organisation. A link made elsewhere (``flask stackone auth-link``) is not
+    in the outbox and works until it expires."""
+    if grant.link_id is None:
+        return True
+    row = (
+        get_db()
+        .execute(
+            "SELECT outbox.withdrawn_at, users.removed_at, organisations.owner_id FROM outbox"
+            " JOIN organisations ON organisations.id = outbox.organisation_id"
+            " LEFT JOIN users ON users.id = outbox.sender_id"
+            " WHERE outbox.link_id = ?",
+            (grant.link_id,),
+        )
+        .fetchone()
+    )
+    if row is None:
+        return True
+    return (
+        row["withdrawn_at"] is None
+        and row["removed_at"] is None
+        and row["owner_id"] == grant.owner.id
+    )
+
+
+def withdraw(db: sqlite3.Connection, organisation_id: int, message_id: int) -> sqlite3.Row | None:
+    """Withdraw one of the organisation's invitations: its link stops working. ``None`` when
+    the organisation has no such invitation."""
+    with db:
+        db.execute(
+            "UPDATE outbox SET withdrawn_at = ? WHERE id = ? AND organisation_id = ?"
+            " AND withdrawn_at IS NULL",
+            (now_iso(), message_id, organisation_id),
+        )
+    return db.execute(
+        "SELECT * FROM outbox WHERE id = ? AND organisation_id = ?", (message_id, organisation_id)
+    ).fetchone()
+
+
 def list_messages(db: sqlite3.Connection, user: sqlite3.Row) -> list[sqlite3.Row]:
     """The organisation's sent invitations, newest first."""
     return db.execute(
-        "SELECT outbox.*, users.name AS sender_name FROM outbox"
+        "SELECT outbox.*, users.name AS sender_name, users.removed_at AS sender_removed_at"
+        " FROM outbox"
         " LEFT JOIN users ON users.id = outbox.sender_id"
         " WHERE outbox.organisation_id = ? ORDER BY outbox.id DESC",
         (user["organisation_id"],),

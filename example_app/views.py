@@ -210,6 +210,20 @@ def outbox_page() -> str:
     return render_template("outbox.html", messages=outbox.list_messages(get_db(), g.user))
 
 
+@bp.post("/outbox/<int:message_id>/withdraw")
+@login_required
+def withdraw_invitation(message_id: int) -> Response:
+    """Withdraw an invitation of the organisation: its link stops working at once."""
+    message = outbox.withdraw(get_db(), g.user["organisation_id"], message_id)
+    if message is None:
+        abort(404)
+    flash(
+        f"The invitation to {message['recipient']} is withdrawn: its link no longer works.",
+        "success",
+    )
+    return redirect(url_for("main.outbox_page"))
+
+
 @bp.app_errorhandler(CSRFError)
 def form_expired(exc: CSRFError) -> HTTPException | tuple[str, int]:
     if request.blueprint not in OWN_BLUEPRINTS:

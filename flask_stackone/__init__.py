@@ -22,7 +22,8 @@ _EXPORTS: dict[str, str] = {
     ),
     **dict.fromkeys(["get_client", "get_state"], "flask_stackone.state"),
     **dict.fromkeys(
-        ["AuthLink", "create_auth_link", "onboarding_link"], "flask_stackone.services.onboarding"
+        ["AuthLink", "OnboardingGrant", "create_auth_link", "onboarding_link"],
+        "flask_stackone.services.onboarding",
     ),
     "StackOneClient": "flask_stackone.core.client",
     **dict.fromkeys(
@@ -93,6 +94,7 @@ __all__ = [
     "InvalidResponseError",
     "MemoryDeliveryStore",
     "NotFoundError",
+    "OnboardingGrant",
     "Owner",
     "RateLimitedError",
     "SQLiteDeliveryStore",
@@ -175,7 +177,7 @@ if TYPE_CHECKING:
     )
     from .core.stores import DeliveryStore, MemoryDeliveryStore, SQLiteDeliveryStore
     from .core.webhooks import construct_event, parse_event, verify_signature
-    from .services.onboarding import AuthLink, create_auth_link, onboarding_link
+    from .services.onboarding import AuthLink, OnboardingGrant, create_auth_link, onboarding_link
     from .signals import (
         account_created,
         account_deleted,

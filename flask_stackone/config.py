@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any
@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "ONBOARDING_MAX_AGE": 432000,
     "ONBOARDING_MODE": "hub",
     "ONBOARDING_REQUIRE_OWNER": False,
+    "ONBOARDING_LINK_CHECK": None,
     "PUBLIC_URL": None,
     "WEBHOOK_MAX_BYTES": 1024 * 1024,
     "WEBHOOK_MAX_AGE": 3 * 86400,
@@ -81,6 +82,7 @@ class Settings:
     onboarding_max_age: int
     onboarding_mode: str
     onboarding_require_owner: bool
+    onboarding_link_check: Callable[..., Any] | None
     public_url: str | None
     webhook_max_bytes: int
     webhook_max_age: int | None
@@ -260,6 +262,15 @@ def read_settings(
             )
         return value
 
+    def link_check() -> Callable[..., Any] | None:
+        value = get("ONBOARDING_LINK_CHECK")
+        if value is not None and not callable(value):
+            raise ConfigurationError(
+                f"{prefix}ONBOARDING_LINK_CHECK must be a function taking the link's grant, "
+                f"not {type(value).__name__}"
+            )
+        return value
+
     def public_url() -> str | None:
         value = get("PUBLIC_URL")
         if value is None or value == "":
@@ -314,6 +325,7 @@ def read_settings(
         onboarding_max_age=number("ONBOARDING_MAX_AGE", int, 1),
         onboarding_mode=onboarding_mode,
         onboarding_require_owner=flag("ONBOARDING_REQUIRE_OWNER"),
+        onboarding_link_check=link_check(),
         public_url=public_url(),
         webhook_max_bytes=number("WEBHOOK_MAX_BYTES", int, 1),
         webhook_max_age=(

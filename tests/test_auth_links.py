@@ -18,6 +18,7 @@ from flask_stackone import (
     Owner,
     connect_session_created,
     create_auth_link,
+    get_state,
     make_blueprint,
     onboarding_link,
 )
@@ -712,3 +713,69 @@ def test_an_untrusted_host_is_a_400_error_when_making_a_link(api):
         pytest.raises(BadRequest),  # werkzeug's SecurityError: never a link
     ):
         onboarding_link(ACME)
+
+
+# -- withdrawing one link before it expires ----------------------------------------------------
+
+
+def test_each_link_has_an_id_and_the_host_can_refuse_one_before_it_expires(api):
+    """A link lived up to 90 days and the only way to revoke one was rotating SECRET_KEY."""
+    withdrawn: set[str] = set()
+    seen: list = []
+
+    def link_is_valid(grant) -> bool:
+        seen.append(grant)
+        return grant.link_id not in withdrawn
+
+    app = build_app(
+        STACKONE_ONBOARDING_MODE="redirect", STACKONE_ONBOARDING_LINK_CHECK=link_is_valid
+    )
+
+    kept = link_path(app, provider="bamboohr")
+    revoked = link_path(app, provider="bamboohr", link_id="invite-17")
+    client = app.test_client()
+    assert client.get(revoked).status_code == 200
+    assert seen[-1].link_id == "invite-17" and seen[-1].owner == ACME
+    assert seen[-1].issued_at is not None
+    withdrawn.add("invite-17")
+
+    sessions = []
+    with connect_session_created.connected_to(lambda sender, event: sessions.append(event), app):
+        page = client.get(revoked)
+        connect = client.post(revoked)
+        token = client.post(revoked + "/session", headers=JSON_HEADERS)
+    assert page.status_code == connect.status_code == 410
+    assert "This link was withdrawn" in page.get_data(as_text=True)
+    assert token.status_code == 410 and token.get_json()["error"] == "link_revoked"
+    assert sessions == [] and len(api.calls) == 0
+
+    assert client.get(kept).status_code == 200  # another link of the same owner still works
+    assert len({g.link_id for g in seen}) == 2 and all(g.link_id for g in seen)
+
+
+def test_links_get_distinct_random_ids_and_a_given_id_is_checked(app):
+    with app.test_request_context():
+        first, second = (onboarding_link(ACME) for _ in range(2))
+        with pytest.raises(InvalidOptionError, match="link_id"):
+            onboarding_link(ACME, link_id="not an id\n")
+        with pytest.raises(InvalidOptionError, match="link_id"):
+            onboarding_link(ACME, link_id="x" * 65)
+        state = get_state(app)
+        ids = {
+            auth_links_module.read_onboarding_link(state, signed_of(u)).link_id
+            for u in (first, second)
+        }
+    assert len(ids) == 2 and all(len(i) >= 16 for i in ids)
+
+
+def test_an_async_link_check_works_too(api):
+    async def refuse_all(grant) -> bool:
+        return False
+
+    app = build_app(STACKONE_ONBOARDING_LINK_CHECK=refuse_all)
+    assert app.test_client().get(link_path(app)).status_code == 410
+
+
+def test_a_link_check_that_is_not_a_function_is_refused_at_registration():
+    with pytest.raises(ConfigurationError, match="STACKONE_ONBOARDING_LINK_CHECK"):
+        build_app(STACKONE_ONBOARDING_LINK_CHECK="example_app.outbox:check")

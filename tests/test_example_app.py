@@ -785,3 +785,85 @@ def test_invitation_links_use_the_public_url_from_the_environment(
     links = _outbox_links(app)
     assert len(links) == 2
     assert all(link.startswith("https://people.example.com/stackone/link/") for link in links)
+
+
+# -- withdrawing invitations, and the links of a member who left ---------------------------------
+
+
+def _invite(client: FlaskClient, recipient: str) -> str:
+    response = client.post(
+        "/integrations/invitations",
+        data={"recipient": recipient, "provider": "bamboohr", "days": "30",
+              "csrf_token": csrf_token(client, "/integrations")},
+    )  # fmt: skip
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with sqlite3.connect(client.application.config["DATABASE"]) as conn:
+        (link,) = conn.execute("SELECT link FROM outbox ORDER BY id DESC LIMIT 1").fetchone()
+    return link.removeprefix("http://localhost")
+
+
+def test_the_links_of_a_member_who_left_stop_working(app: Flask) -> None:
+    """A link lives for up to 30 days here; the member who sent it may leave before."""
+    alices = _invite(sign_in(app, ALICE), "it@northwind.example")
+    brunos = _invite(sign_in(app, BRUNO), "hr@northwind.example")
+    visitor = app.test_client()
+    assert visitor.get(alices).status_code == 200
+
+    result = app.test_cli_runner().invoke(args=["members", "remove", ALICE])
+    assert result.exit_code == 0, result.output
+    assert "1 onboarding link" in result.output
+
+    refused = visitor.get(alices)
+    assert refused.status_code == 410
+    assert "This link was withdrawn" in refused.get_data(as_text=True)
+    assert visitor.get(brunos).status_code == 200  # Bruno is still a member
+    alice = app.test_client()  # and Alice can no longer sign in
+    page = alice.post(
+        "/login", data={"email": ALICE, "password": DEMO_PASSWORD, "csrf_token": csrf_token(alice)}
+    )
+    assert page.status_code == 401
+
+
+def test_a_signed_in_session_of_a_member_who_left_ends(app: Flask) -> None:
+    client = sign_in(app, ALICE)
+    assert client.get("/overview").status_code == 200
+    app.test_cli_runner().invoke(args=["members", "remove", ALICE])
+    assert client.get("/overview").status_code == 302  # back to the sign-in page
+
+
+def test_one_invitation_can_be_withdrawn_from_the_outbox(app: Flask) -> None:
+    client = sign_in(app, ALICE)
+    first = _invite(client, "it@northwind.example")
+    second = _invite(client, "hr@northwind.example")
+    outbox = client.get("/outbox").get_data(as_text=True)
+    withdraw = re.findall(r'action="(/outbox/\d+/withdraw)"', outbox)
+    assert len(withdraw) == 2
+    with sqlite3.connect(app.config["DATABASE"]) as conn:
+        (first_id,) = conn.execute(
+            "SELECT id FROM outbox WHERE recipient = 'it@northwind.example'"
+        ).fetchone()
+    assert client.post(f"/outbox/{first_id}/withdraw").status_code == 400  # CSRF-protected
+    answer = client.post(
+        f"/outbox/{first_id}/withdraw",
+        data={"csrf_token": csrf_token(client, "/outbox")},
+        follow_redirects=True,
+    )
+    assert answer.status_code == 200 and "withdrawn" in answer.get_data(as_text=True)
+    visitor = app.test_client()
+    assert visitor.get(first).status_code == 410
+    assert visitor.get(second).status_code == 200
+    chen = sign_in(app, CHEN)  # another organisation cannot withdraw Northwind's invitations
+    other = chen.post(
+        f"/outbox/{first_id + 1}/withdraw", data={"csrf_token": csrf_token(chen, "/outbox")}
+    )
+    assert other.status_code == 404
+    assert visitor.get(second).status_code == 200
+
+
+def test_a_link_made_outside_the_outbox_works_until_it_expires(app: Flask) -> None:
+    """``flask stackone auth-link --onboarding`` makes links the outbox does not know."""
+    from flask_stackone import Owner, onboarding_link
+
+    with app.test_request_context():
+        made_elsewhere = onboarding_link(Owner("org_northwind", "Northwind Traders"))
+    assert app.test_client().get(made_elsewhere.removeprefix("http://localhost")).status_code == 200

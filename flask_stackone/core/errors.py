@@ -180,6 +180,15 @@ class LinkExpired(LinkError):
     message = "Links to connect an account work for a limited time. Ask for a new one."
 
 
+class LinkRevoked(LinkError):
+    """``STACKONE_ONBOARDING_LINK_CHECK`` refused the link (withdrawn before its expiry)."""
+
+    status = 410
+    code = "link_revoked"
+    title = "This link was withdrawn"
+    message = "Whoever sent it has withdrawn it. Ask them for a new one."
+
+
 class HubInstallError(FlaskStackOneError, RuntimeError):
     """The Hub script could not be installed. The message says what to do."""
 

@@ -10,6 +10,8 @@ Either way the app learns of the new account from the ``account.created`` webhoo
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from werkzeug.sansio.utils import host_is_trusted
 
 from ..core import errors
 from ..core.client import LOCAL_HOSTS
-from ..core.errors import LinkError, LinkExpired
+from ..core.errors import LinkError, LinkExpired, LinkRevoked
 from ..core.models import ConnectSession, Owner
 from ..state import StackOneState, get_state
 from .linking import LinkOptions, check_options, create_session, current_owner
@@ -42,6 +44,8 @@ SALT = "flask-stackone.onboarding-link"
 #: Longer signed values are refused before any check.
 MAX_SIGNED_LENGTH = 4096
 PAYLOAD_VERSION = 1
+#: A link id given by the host: matched against the whole value (``fullmatch``).
+LINK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,19 @@ class AuthLink:
 
 @dataclass(frozen=True)
 class OnboardingGrant:
-    """What a valid onboarding link allows: linking an account for ``owner``."""
+    """What a valid onboarding link allows: linking an account for ``owner``.
+
+    :ivar link_id: the link's own id (yours, or a random one), to withdraw this one link;
+        ``None`` for a link made before links had ids.
+    :ivar issued_at: when the link was made (``None`` for such older links).
+    """
 
     owner: Owner
     provider: str | None
     categories: tuple[str, ...]
     expires_at: datetime
+    link_id: str | None = None
+    issued_at: datetime | None = None
 
 
 def _now() -> float:
@@ -270,6 +281,7 @@ def onboarding_link(
     *,
     categories: Iterable[str] | None = None,
     base_url: str | None = None,
+    link_id: str | None = None,
     blueprint: str = "stackone",
 ) -> str:
     """A signed URL on this app (``/stackone/link/<signed>``) to put in an email.
@@ -280,19 +292,30 @@ def onboarding_link(
 
     :param max_age: seconds (or a ``timedelta``) the link works; default
         ``STACKONE_ONBOARDING_MAX_AGE`` (5 days), at most :data:`MAX_ONBOARDING_AGE`.
-    :param base_url: the app's public root when called outside a request and without
-        ``SERVER_NAME``, e.g. ``https://app.example.com``.
-    :raises InvalidOptionError: a bad provider, category or lifetime.
+    :param base_url: the app's public root, e.g. ``https://app.example.com`` (default:
+        ``STACKONE_PUBLIC_URL``, else ``SERVER_NAME``; see :func:`external_url`).
+    :param link_id: this link's id (letters, digits, ``_``, ``-``; at most 64), to withdraw it
+        later with ``STACKONE_ONBOARDING_LINK_CHECK``; default a random one.
+    :raises InvalidOptionError: a bad provider, category, lifetime or link id.
     :raises ConfigurationError: no ``SECRET_KEY``, or no way to build an absolute URL.
     """
     state, lifetime, options = _prepare(
         blueprint, "onboarding_max_age", max_age, MAX_ONBOARDING_AGE, owner, provider, categories
     )
+    if link_id is None:
+        link_id = secrets.token_urlsafe(12)
+    elif not isinstance(link_id, str) or not LINK_ID.fullmatch(link_id):
+        raise errors.InvalidOptionError(
+            "invalid_link_id", "link_id must be 1 to 64 letters, digits, '_' or '-'"
+        )
+    now = int(_now())
     payload: dict[str, Any] = {
         "v": PAYLOAD_VERSION,
+        "i": link_id,
         "o": owner.id,
         "n": owner.name,
-        "e": int(_now()) + lifetime,
+        "t": now,
+        "e": now + lifetime,
     }
     if owner.username is not None:
         payload["u"] = owner.username
@@ -320,6 +343,7 @@ def read_onboarding_link(state: StackOneState, signed: str) -> OnboardingGrant:
         raise LinkError()
     expires, username = data.get("e"), data.get("u")
     provider, categories = data.get("p"), data.get("c", [])
+    link_id, issued = data.get("i"), data.get("t")
     try:
         owner = Owner(data.get("o"), data.get("n"), username)  # type: ignore[arg-type]
     except ValueError:
@@ -330,6 +354,8 @@ def read_onboarding_link(state: StackOneState, signed: str) -> OnboardingGrant:
         or not (provider is None or isinstance(provider, str))
         or not isinstance(categories, list)
         or not all(isinstance(c, str) for c in categories)
+        or not (link_id is None or (isinstance(link_id, str) and LINK_ID.fullmatch(link_id)))
+        or not (issued is None or (isinstance(issued, int) and not isinstance(issued, bool)))
     ):
         raise LinkError()
     now = _now()
@@ -342,6 +368,8 @@ def read_onboarding_link(state: StackOneState, signed: str) -> OnboardingGrant:
         provider=provider,
         categories=tuple(categories),
         expires_at=datetime.fromtimestamp(expires, timezone.utc),
+        link_id=link_id,
+        issued_at=None if issued is None else datetime.fromtimestamp(issued, timezone.utc),
     )
 
 
@@ -366,12 +394,26 @@ def check_link_owner(state: StackOneState, grant: OnboardingGrant) -> None:
         )
 
 
-def open_link(state: StackOneState, signed: str) -> OnboardingGrant:
-    """A link's grant, checked: signature, expiry and (when required) the signed-in owner.
+def check_link_still_valid(state: StackOneState, grant: OnboardingGrant) -> None:
+    """Ask the host's ``STACKONE_ONBOARDING_LINK_CHECK``, when set, whether the link may
+    still be used. :raises LinkRevoked: it answered a false value."""
+    check = state.settings.onboarding_link_check
+    if check is None:
+        return
+    if not current_app.ensure_sync(check)(grant):
+        log.info("onboarding link %s of owner %s refused: withdrawn", grant.link_id, grant.owner.id)
+        raise LinkRevoked()
 
-    :raises LinkError: the link is invalid or expired. :raises RequestRefused: wrong owner.
+
+def open_link(state: StackOneState, signed: str) -> OnboardingGrant:
+    """A link's grant, checked: signature, expiry, the host's link check (withdrawn links)
+    and (when required) the signed-in owner.
+
+    :raises LinkError: the link is invalid, expired or withdrawn.
+    :raises RequestRefused: wrong owner.
     """
     grant = read_onboarding_link(state, signed)
+    check_link_still_valid(state, grant)
     check_link_owner(state, grant)
     return grant
 
