@@ -197,3 +197,90 @@ def test_a_failing_receiver_is_a_json_500(api, app: Flask, client):
     assert response.status_code == 500
     assert response.get_json()["error"] == "receiver_failed"
     assert "database is down" not in response.get_data(as_text=True)
+
+
+# -- the page and StackOne report the same kind of event ---------------------------------------
+
+
+def test_a_relinked_account_is_confirmed_as_updated_like_stackones_webhook(api, app, client):
+    """The Hub edits the owner's existing account of that provider (no ``multiple``):
+    StackOne's webhook says account.updated, so the page's confirmation does too."""
+    expect_account(api, created_at="2026-11-20T09:00:00Z", updated_at="2026-11-24T10:00:00Z")
+    created: list = []
+    account_created.connect(lambda sender, event: created.append(event), app, weak=False)
+    with record_events(app) as events:
+        response = client.post(URL, headers=HEADERS)
+    assert response.status_code == 200
+    assert [(e.type, e.source) for e in events] == [("account.updated", "hub")]
+    assert created == []
+
+
+@pytest.mark.parametrize(
+    "updated_at",
+    [None, "2026-11-24T10:00:00Z", "2026-11-24T10:00:00.250Z", "2026-11-24T10:00:30Z"],
+)
+def test_a_new_account_is_confirmed_as_created(api, app, client, updated_at):
+    """Created now (its last change within a minute of its creation): account.created."""
+    expect_account(api, created_at="2026-11-24T10:00:00Z", updated_at=updated_at)
+    with record_events(app) as events:
+        client.post(URL, headers=HEADERS)
+    assert [e.type for e in events] == ["account.created"]
+
+
+def test_relinking_through_the_sandbox_both_sources_say_updated(tmp_path) -> None:
+    """End to end over HTTP: link BambooHR for an owner, then (a day later) the same owner
+    links BambooHR again; the sandbox, like StackOne, edits the account."""
+    from datetime import datetime, timedelta, timezone
+
+    from flask_stackone.core.models import format_datetime
+    from flask_stackone.sandbox import get_sandbox, stop_deliveries, wait_for_deliveries
+
+    from .live_server import serve
+    from .test_sandbox import sandbox_app
+
+    app = sandbox_app(tmp_path / "instance")
+    received: list[tuple[str, str, str]] = []
+    for signal in (account_created, account_updated):
+        signal.connect(
+            lambda sender, event: received.append((event.type, event.source, event.account_id)),
+            app,
+            weak=False,
+        )
+
+    def link_bamboohr(base: str, api_key: str) -> str:
+        token = requests.post(
+            f"{base}/stackone/connect-session", json={}, headers=HEADERS, timeout=5
+        ).json()["token"]
+        created = requests.post(
+            f"{base}/stackone-sandbox/hub/accounts",
+            json={"integration_id": "sbx-bamboohr",
+                  "credentials": {"subdomain": "acme", "api_key": api_key}},
+            headers={"x-hub-session-token": token, "x-hub-version": "1.11.4"},
+            timeout=5,
+        )  # fmt: skip
+        assert created.status_code in (200, 201), created.text
+        account_id = created.json()["id"]
+        confirm = requests.post(
+            f"{base}/stackone/accounts/{account_id}/confirm", json={}, headers=HEADERS, timeout=5
+        )
+        assert confirm.status_code == 200, confirm.text
+        return account_id
+
+    try:
+        with serve(app) as base:
+            first = link_bamboohr(base, "first-key")
+            assert wait_for_deliveries(app, timeout=10)
+            store = get_sandbox(app).store
+            yesterday = format_datetime(datetime.now(timezone.utc) - timedelta(days=1))
+            store.save_account({**store.account(first), "created_at": yesterday,
+                                "updated_at": yesterday})  # fmt: skip
+            received.clear()
+            again = link_bamboohr(base, "second-key")
+            assert wait_for_deliveries(app, timeout=10)
+    finally:
+        stop_deliveries(app)
+    assert again == first
+    assert sorted(received) == [
+        ("account.updated", "hub", first),
+        ("account.updated", "webhook", first),
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, TypedDict
 
 from flask import current_app
@@ -24,6 +24,9 @@ from ..state import StackOneState
 
 log = logging.getLogger("flask_stackone")
 
+#: The Hub's success for an account last changed this long after its creation was an edit of
+#: an account that existed before (StackOne sends ``account.updated`` for it), not a creation.
+RELINKED_AFTER = timedelta(seconds=60)
 #: A StackOne account id: never "." or "..", matched against the whole value.
 ACCOUNT_ID = re.compile(r"(?!\.{1,2}\Z)[A-Za-z0-9_.:-]{1,128}")
 
@@ -175,17 +178,30 @@ def start_session(state: StackOneState, owner: Owner, data: dict[str, Any]) -> C
     return create_session(state, owner, state.settings.session_expires_in, options)
 
 
+def was_relinked(account: Account) -> bool:
+    """True when the account existed before this linking: StackOne last changed it more
+    than :data:`RELINKED_AFTER` after creating it. Linking the same provider again for the
+    same owner (without ``multiple``) edits that account, and StackOne's webhook then says
+    ``account.updated``. Without both timestamps: ``False``."""
+    if account.created_at is None or account.updated_at is None:
+        return False
+    return account.updated_at - account.created_at > RELINKED_AFTER
+
+
 def confirm_account(
     state: StackOneState, owner: Owner, account_id: str, *, reconnect: bool
 ) -> Account:
-    """The Hub reported success: check the account with StackOne, then send
-    ``account_created`` (``account_updated`` when re-connecting) with source ``hub``.
+    """The Hub reported success: check the account with StackOne, then send, with source
+    ``hub``, the kind of event StackOne's webhook sends for it: ``account_updated`` when
+    re-connecting or when the Hub edited an existing account (:func:`was_relinked`),
+    ``account_created`` otherwise.
 
     :raises ReceiverError: a receiver failed (the account is linked but not recorded).
     """
     account = owned_account(state, owner, account_id)
+    updated = reconnect or was_relinked(account)
     event = AccountEvent(
-        type="account.updated" if reconnect else "account.created",
+        type="account.updated" if updated else "account.created",
         account_id=account.id,
         provider=account.provider,
         owner_id=account.origin_owner_id,
@@ -195,7 +211,7 @@ def confirm_account(
         source="hub",
         raw=account.raw,
     )
-    signal = signals.account_updated if reconnect else signals.account_created
+    signal = signals.account_updated if updated else signals.account_created
     try:
         signals.send(signal, current_app._get_current_object(), event)  # type: ignore[attr-defined]
     except Exception as exc:
