@@ -580,3 +580,14 @@ def test_no_pattern_in_the_package_or_the_example_app_ends_in_a_bare_dollar():
         for m in dollar.finditer(path.read_text(encoding="utf-8"))
     ]
     assert found == []
+
+
+def test_the_accounts_panel_routes_refuse_a_trailing_newline_too(api):
+    client = build_app().test_client()
+    disconnect = client.post("/stackone/accounts/mine_1%0A/disconnect", headers=JSON_HEADERS)
+    assert disconnect.status_code == 400
+    assert disconnect.get_json()["error"] == "invalid_account_id"
+    for query in ("provider=bamboohr%0A", "categories=hris%0A"):
+        listed = client.get(f"/stackone/accounts?{query}", headers=JSON_HEADERS)
+        assert listed.status_code == 400, (query, listed.get_data())
+    assert len(api.calls) == 0
