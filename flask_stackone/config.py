@@ -264,32 +264,31 @@ def read_settings(
 
     def link_check() -> Callable[..., Any] | None:
         value = get("ONBOARDING_LINK_CHECK")
-        if value is not None and not callable(value):
+        if value is None:
+            return None
+        if not callable(value):
             raise ConfigurationError(
                 f"{prefix}ONBOARDING_LINK_CHECK must be a function taking the link's grant, "
                 f"not {type(value).__name__}"
             )
-        return value
+        check: Callable[..., Any] = value
+        return check
 
     def public_url() -> str | None:
         value = get("PUBLIC_URL")
         if value is None or value == "":
             return None
-        parts = urlsplit(value) if isinstance(value, str) else None
-        if (
-            parts is None
-            or not HTTP_URL.fullmatch(value)
-            or not parts.hostname
-            or parts.query
-            or parts.fragment
-            or "?" in value
-            or "#" in value
-        ):
-            raise ConfigurationError(
-                f"{prefix}PUBLIC_URL must be this app's public root URL, such as "
-                "'https://app.example.com' (no query, no fragment)"
-            )
-        return value.rstrip("/")
+        refused = ConfigurationError(
+            f"{prefix}PUBLIC_URL must be this app's public root URL, such as "
+            "'https://app.example.com' (no query, no fragment)"
+        )
+        if not isinstance(value, str) or not HTTP_URL.fullmatch(value):
+            raise refused
+        url: str = value
+        parts = urlsplit(url)
+        if not parts.hostname or parts.query or parts.fragment or "?" in url or "#" in url:
+            raise refused
+        return url.rstrip("/")
 
     hub_dir = get("HUB_DIR")
     if hub_dir is not None:
