@@ -29,7 +29,9 @@ else
 	@$(BIN)/python -m flask_stackone hub install
 endif
 
+# Without STACKONE_API_KEY, ask for the offline sandbox (the app never turns it on by itself).
 run: $(VENV)/.installed hub
+	@if [ -z "$$STACKONE_API_KEY" ]; then export STACKONE_SANDBOX="$${STACKONE_SANDBOX:-1}"; fi; \
 	$(BIN)/flask --app example_app run --port $(PORT)
 
 test: $(VENV)/.installed hub

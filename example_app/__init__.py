@@ -1,9 +1,11 @@
 """Acme People: a small multi-tenant HR analytics app whose customers link their HR
 systems through StackOne with flask-stackone.
 
-``flask --app example_app run`` (or ``make run``). Without ``STACKONE_API_KEY`` in the
-environment it runs against the built-in sandbox; with ``STACKONE_API_KEY`` and
-``STACKONE_WEBHOOK_SECRET`` it talks to StackOne. On any address but ``localhost`` /
+``make run`` starts it against the built-in sandbox (it sets ``STACKONE_SANDBOX=1`` when no
+``STACKONE_API_KEY`` is set); with ``STACKONE_API_KEY`` and ``STACKONE_WEBHOOK_SECRET`` it
+talks to StackOne. The sandbox is on only when asked for (``STACKONE_SANDBOX``), or by
+default in debug and testing mode while no key is set; without a key and without the
+sandbox the app refuses to start. On any address but ``localhost`` /
 ``127.0.0.1``, set ``STACKONE_PUBLIC_URL`` (e.g. ``https://people.example.com``): invitation
 emails link there, never to whatever ``Host`` header a request carried.
 """
@@ -20,6 +22,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from flask_stackone import (
     AccountEvent,
+    ConfigurationError,
     WebhookEvent,
     account_created,
     account_deleted,
@@ -27,6 +30,7 @@ from flask_stackone import (
     stackone_bp,
     webhook_received,
 )
+from flask_stackone.config import sandbox_requested
 
 from . import auth, db, outbox, receivers, security, views
 from .filters import register_filters
@@ -55,8 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     app.config.from_prefixed_env()  # FLASK_SECRET_KEY, FLASK_SESSION_COOKIE_SECURE...
     app.config.update(_stackone_environment())  # STACKONE_API_KEY, STACKONE_WEBHOOK_SECRET...
     app.config.update(config or {})
-    if not app.config.get("STACKONE_API_KEY"):
-        app.config.setdefault("STACKONE_SANDBOX", True)  # no key yet: the offline emulator
+    _choose_stackone(app)
     # The onboarding-link pages (opened from an email) carry this app's name and logo.
     app.config.setdefault("STACKONE_BRAND_NAME", "Acme People")
     app.config.setdefault("STACKONE_BRAND_LOGO_URL", "/static/favicon.svg")
@@ -93,6 +96,25 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
         receivers.log_other_event(event)
 
     return app
+
+
+def _choose_stackone(app: Flask) -> None:
+    """StackOne itself with a key; the sandbox only when asked for (``make run`` asks), or
+    in debug and testing mode while no key is set. Never silently: a deployed app that
+    lost its key (or misspelled it) refuses to start instead of serving the sandbox.
+
+    :raises ConfigurationError: no key, and the sandbox is not asked for.
+    """
+    if app.config.get("STACKONE_API_KEY"):
+        return
+    if app.config.get("STACKONE_SANDBOX") is None and (app.debug or app.testing):
+        app.config["STACKONE_SANDBOX"] = True  # development: the offline emulator
+    if not sandbox_requested(app.config) and not app.testing:
+        raise ConfigurationError(
+            "Acme People needs StackOne: set STACKONE_API_KEY (and STACKONE_WEBHOOK_SECRET) "
+            "to use your StackOne project, or STACKONE_SANDBOX=1 to run against the offline "
+            "sandbox (development only; `make run` does this for you)"
+        )
 
 
 def _stackone_environment() -> dict[str, Any]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
+
+from flask_stackone import get_state
 
 #: Badge colour of each StackOne status. ``status`` is an open set: unknown ones are grey.
 STATUS_TONES = {
@@ -50,4 +52,9 @@ def register_filters(app: Flask) -> None:
 
     @app.context_processor
     def stackone_mode() -> dict[str, Any]:
-        return {"sandbox_mode": bool(app.config.get("STACKONE_SANDBOX"))}
+        """The plugin's own reading of ``STACKONE_SANDBOX``, and where the sandbox lives."""
+        state = get_state(app)
+        dashboard = None
+        if state.sandbox_path:
+            dashboard = f"{request.script_root}{state.sandbox_path}/"
+        return {"sandbox_mode": state.settings.sandbox, "sandbox_dashboard": dashboard}

@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request
 
+from flask_stackone import get_state
+
 #: Blueprints whose HTML pages get this app's policy (the plugin's and the sandbox's own
 #: pages set their own headers).
 OWN_BLUEPRINTS = frozenset({"main", "auth", None})
@@ -25,11 +27,11 @@ def content_security_policy(app: Flask, nonce: str) -> str:
     scripts = ["'self'", f"'nonce-{nonce}'"]
     connect = ["'self'"]
     images = ["'self'", "data:"]
-    hub_script = app.config.get("STACKONE_HUB_SCRIPT_URL")
-    if hub_script:
-        scripts.append(_origin(hub_script))
-    if not app.config.get("STACKONE_SANDBOX"):
-        connect.append(_origin(app.config["STACKONE_API_URL"]))
+    settings = get_state(app).settings  # the plugin's checked settings, not raw config
+    if settings.hub_script_url:
+        scripts.append(_origin(settings.hub_script_url))
+    if not settings.sandbox:
+        connect.append(_origin(settings.api_url))  # the Hub calls StackOne's API
         images.append("https:")  # connector logos come from StackOne's image hosts
     return "; ".join(
         (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 import logging
 import sys
@@ -140,16 +139,9 @@ class StackOneBlueprint(Blueprint):
         settings = read_settings(app.config, self.config_prefix, self.options)
         session = sandbox_path = None
         if settings.sandbox:
-            from .sandbox import install
+            from .sandbox_mount import mount_sandbox
 
-            mounted = install(app, settings, f"{name}.webhook")
-            settings = dataclasses.replace(
-                settings,
-                api_key=mounted.api_key,
-                webhook_secret=mounted.webhook_secret,
-                api_url=mounted.api_url,
-            )
-            session, sandbox_path = mounted.session, mounted.path
+            settings, session, sandbox_path = mount_sandbox(app, settings, f"{name}.webhook")
         apply_defaults(app.config, settings)
         store = open_store(
             settings.delivery_store, app.instance_path, settings.name("delivery_store")

@@ -432,5 +432,6 @@ def _add_sandbox_commands(group: AppGroup) -> None:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         if get_sandbox(app) is None:
             raise click.ClickException("the sandbox is not on: set STACKONE_SANDBOX = True")
+        click.echo("STACKONE SANDBOX IS ON: the offline emulator, for development and tests only.")
         reset(app)
         click.echo("Sandbox reset: sessions, accounts and webhook deliveries are gone.")

@@ -45,11 +45,10 @@ DEFAULTS: dict[str, Any] = {
     "PROVIDER_NAMES": None,
     "BRAND_NAME": None,
     "BRAND_LOGO_URL": None,
-    "SANDBOX_WEBHOOK_URL": None,
-    "SANDBOX_DB": "stackone-sandbox.sqlite3",
-    "SANDBOX_DELIVERY_ATTEMPTS": None,
-    "SANDBOX_DELIVERY_BACKOFF": 1.0,
 }
+#: How ``STACKONE_SANDBOX`` (and only it, so it is never on by accident) may be written.
+FLAG_ON = frozenset({"1", "true", "yes", "on"})
+FLAG_OFF = frozenset({"", "0", "false", "no", "off"})
 
 #: A connector key or category: matched against the whole value (``fullmatch``).
 SLUG = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
@@ -93,10 +92,9 @@ class Settings:
     provider_names: Mapping[str, str] | None
     brand_name: str | None
     brand_logo_url: str | None
-    sandbox_webhook_url: str | None
-    sandbox_db: str
-    sandbox_delivery_attempts: int | None
-    sandbox_delivery_backoff: float
+    #: The settings of the mounted sandbox (a ``SandboxConfig``), when it is on. The sandbox
+    #: reads its ``STACKONE_SANDBOX_*`` keys itself; the plugin only passes them on.
+    sandbox_config: Any = None
 
     def __repr__(self) -> str:
         hidden = ("api_key", "webhook_secret")
@@ -109,6 +107,53 @@ class Settings:
     def name(self, key: str) -> str:
         """The config key as the user writes it, e.g. ``STACKONE_API_KEY``."""
         return self.prefix + key.upper()
+
+    # Read-only names of earlier releases, for code that read them: the sandbox's own
+    # settings now live in ``get_sandbox(app).config``.
+    @property
+    def sandbox_webhook_url(self) -> str | None:
+        return getattr(self.sandbox_config, "webhook_url", None)
+
+    @property
+    def sandbox_db(self) -> str | None:
+        return getattr(self.sandbox_config, "db", None)
+
+    @property
+    def sandbox_delivery_attempts(self) -> int | None:
+        return getattr(self.sandbox_config, "delivery_attempts", None)
+
+    @property
+    def sandbox_delivery_backoff(self) -> float | None:
+        return getattr(self.sandbox_config, "delivery_backoff", None)
+
+
+def parse_flag(value: Any, setting: str = "STACKONE_SANDBOX") -> bool:
+    """Read an on/off setting the one way flask-stackone reads ``STACKONE_SANDBOX``.
+
+    ``True``, ``1`` and the strings ``1``, ``true``, ``yes``, ``on`` are on; ``None``,
+    ``False``, ``0`` and ``""``, ``0``, ``false``, ``no``, ``off`` are off (any case).
+
+    :raises ConfigurationError: any other value, so a typo never turns it on or off silently.
+    """
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in FLAG_ON:
+            return True
+        if text in FLAG_OFF:
+            return False
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    raise ConfigurationError(
+        f"{setting} must be on or off (1/0, true/false, yes/no, on/off), got {shown}"
+    )
+
+
+def sandbox_requested(config: Mapping[str, Any], prefix: str = "STACKONE_") -> bool:
+    """Whether ``config`` turns the sandbox on (``STACKONE_SANDBOX``, see :func:`parse_flag`)."""
+    return parse_flag(config.get(prefix + "SANDBOX"), prefix + "SANDBOX")
 
 
 def check_option_names(options: Mapping[str, Any]) -> None:
@@ -201,20 +246,6 @@ def read_settings(
             return value.strip().lower() in ("1", "true", "yes", "on")
         return bool(value)
 
-    def optional_url(key: str) -> str | None:
-        value = get(key)
-        if value is None or value == "":
-            return None
-        if not isinstance(value, str) or not HTTP_URL.fullmatch(value):
-            raise ConfigurationError(f"{prefix}{key} must be an http(s) URL")
-        return value
-
-    def path(key: str) -> str:
-        value = get(key)
-        if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
-            raise ConfigurationError(f"{prefix}{key} must be a file path")
-        return os.fspath(value)
-
     def hub_script_url() -> str | None:
         value = get("HUB_SCRIPT_URL")
         if value is None or value == "":
@@ -303,7 +334,7 @@ def read_settings(
     if not isinstance(api_url, str) or not api_url:
         raise ConfigurationError(f"{prefix}API_URL must be a URL")
     check_api_url(api_url, f"{prefix}API_URL")
-    sandbox = flag("SANDBOX")
+    sandbox = parse_flag(get("SANDBOX"), f"{prefix}SANDBOX")
     onboarding_mode = get("ONBOARDING_MODE")
     if onboarding_mode not in ("hub", "redirect"):
         raise ConfigurationError(f"{prefix}ONBOARDING_MODE must be 'hub' or 'redirect'")
@@ -337,12 +368,4 @@ def read_settings(
         provider_names=provider_names(),
         brand_name=brand_name(),
         brand_logo_url=brand_logo_url(),
-        sandbox_webhook_url=optional_url("SANDBOX_WEBHOOK_URL"),
-        sandbox_db=path("SANDBOX_DB"),
-        sandbox_delivery_attempts=(
-            None
-            if get("SANDBOX_DELIVERY_ATTEMPTS") is None
-            else number("SANDBOX_DELIVERY_ATTEMPTS", int, 0) or None
-        ),  # None or 0: until a 2xx
-        sandbox_delivery_backoff=number("SANDBOX_DELIVERY_BACKOFF", float, 0),
     )

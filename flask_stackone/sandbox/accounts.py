@@ -11,7 +11,7 @@ import secrets
 from typing import Any
 
 from ..core.errors import FlaskStackOneError
-from .connectors import Connector
+from .connectors import BY_KEY, Connector
 from .state import Sandbox, now_iso
 
 #: Statuses the dashboard can set (StackOne's set is open; these are today's).
@@ -192,27 +192,63 @@ def set_status(sandbox: Sandbox, account: dict[str, Any], status: str) -> dict[s
     return account
 
 
+#: ``PatchAccountExternalDto``: every field optional and nullable (``null``: unchanged).
+PATCH_TEXT = ("origin_owner_id", "origin_owner_name", "origin_username", "label",
+              "provider", "type", "environment", "authentication_config_key")  # fmt: skip
+PATCH_OBJECTS = ("setup_information", "metadata", "secrets", "credentials")
+
+
+def _patch_text(key: str, value: Any) -> str | None:
+    """A text field of a PATCH body, checked; ``None`` clears it (empty text)."""
+    if key == "label" and isinstance(value, dict) and not value:
+        return None  # StackOne's spec once typed label as an object; {} changes nothing
+    if not isinstance(value, str) or len(value) > 255:
+        raise SandboxError(400, f"{key} must be a string of at most 255 characters")
+    value = value.strip()
+    if not value and key in ("origin_owner_id", "origin_owner_name", "provider", "type"):
+        raise SandboxError(400, f"{key} must not be empty")
+    if key == "provider" and value not in BY_KEY:
+        raise SandboxError(400, f"provider {value[:100]!r} is not enabled for this project")
+    if key == "type" and value not in ("production", "test"):
+        raise SandboxError(400, "type must be one of production, test")
+    return value or None
+
+
 def update(sandbox: Sandbox, account: dict[str, Any], changes: Any) -> dict[str, Any]:
-    """``PATCH /accounts/{id}``: change the writable fields; fires ``account.updated``.
+    """``PATCH /accounts/{id}``: apply a ``PatchAccountExternalDto``; fires ``account.updated``.
+
+    ``setup_information`` is merged into the account's; ``credentials`` and ``secrets`` are
+    taken as given and never shown again; ``null`` leaves a field as it is.
 
     :raises SandboxError: 400 for an unknown field or a value of the wrong type.
     """
     if not isinstance(changes, dict):
         raise SandboxError(400, "body must be a JSON object")
-    text_fields = ("label", "origin_owner_id", "origin_owner_name", "origin_username")
-    object_fields = ("setup_information", "metadata", "secrets", "credentials")
-    unknown = sorted(set(changes) - set(text_fields) - set(object_fields))
+    unknown = sorted(set(changes) - set(PATCH_TEXT) - set(PATCH_OBJECTS))
     if unknown:
-        raise SandboxError(400, f"property {unknown[0]} should not exist")
-    account = dict(account)
-    for key in text_fields:
-        if key in changes:
-            if not isinstance(changes[key], str) or not changes[key]:
-                raise SandboxError(400, f"{key} must be a non-empty string")
-            account[key] = changes[key]
-    for key in object_fields:
+        raise SandboxError(400, f"property {unknown[0][:100]} should not exist")
+    changes = {k: v for k, v in changes.items() if v is not None}
+    for key in PATCH_OBJECTS:
         if key in changes and not isinstance(changes[key], dict):
             raise SandboxError(400, f"{key} must be an object")
+    texts = {k: _patch_text(k, changes[k]) for k in PATCH_TEXT if k in changes}
+    if "label" in changes and isinstance(changes["label"], dict):
+        del texts["label"]
+    account = dict(account)
+    for key in ("origin_owner_id", "origin_owner_name", "origin_username", "label", "type"):
+        if key in texts:
+            account[key] = texts[key]
+    if "provider" in texts and texts["provider"] != account["provider"]:
+        connector = BY_KEY[texts["provider"]]  # type: ignore[index]
+        account.update(
+            provider=connector.key,
+            provider_name=connector.name,
+            _integration_id=connector.integration_id,
+        )
+    if "environment" in texts:
+        account["_environment"] = texts["environment"]
+    if "authentication_config_key" in texts:
+        account["_auth_config_key"] = texts["authentication_config_key"]
     if "setup_information" in changes:
         account["setup_information"] = {
             **(account.get("setup_information") or {}),
@@ -220,6 +256,8 @@ def update(sandbox: Sandbox, account: dict[str, Any], changes: Any) -> dict[str,
         }
     if "metadata" in changes:
         account["metadata"] = changes["metadata"]
+    given = {*changes.get("credentials", {}), *changes.get("secrets", {})}
+    account["_secret_keys"] = sorted(set(account.get("_secret_keys", [])) | given)
     account["updated_at"] = now_iso()
     sandbox.store.save_account(account)
     sandbox.emit("account.updated", account)

@@ -15,7 +15,7 @@ from flask import Response, jsonify, request, url_for
 from ..core.models import CATEGORIES
 from . import accounts
 from .accounts import SandboxError, public
-from .connectors import BY_INTEGRATION_ID, BY_KEY, Connector, offered
+from .connectors import BY_INTEGRATION_ID, BY_KEY, CONNECTORS, Connector, models_of, offered
 from .state import Sandbox, get_sandbox, now_iso
 
 MAX_BODY = 64 * 1024
@@ -43,7 +43,7 @@ def failure(exc: SandboxError) -> Response:
 
 def sandbox() -> Sandbox:
     found = get_sandbox()
-    assert found is not None  # the blueprint is only registered by install()
+    assert found is not None  # the blueprint is only registered by create_app()
     return found
 
 
@@ -93,6 +93,8 @@ def session_answer(session: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_session_body(body: dict[str, Any]) -> dict[str, Any]:
+    """Check a ``ConnectSessionCreate`` body; every optional field may be ``null`` (absent)."""
+    body = {k: v for k, v in body.items() if v is not None}
     if "provider_version" in body:
         raise SandboxError(400, "provider_version is deprecated and can no longer be used")
     unknown = sorted(set(body) - SESSION_FIELDS)
@@ -102,14 +104,16 @@ def _check_session_body(body: dict[str, Any]) -> dict[str, Any]:
         value = body.get(key)
         if not isinstance(value, str) or not value.strip() or len(value) > 255:
             raise SandboxError(400, f"{key} must be a non-empty string")
-    for key in ("origin_username", "provider", "account_id", "label", "connector_profile_id"):
-        if body.get(key) is not None and not isinstance(body[key], str):
-            raise SandboxError(400, f"{key} must be a string")
-    if body.get("provider") is not None and body["provider"] not in BY_KEY:
+    for key in ("origin_username", "provider", "account_id", "label", "connector_profile_id",
+                "integration_id"):  # fmt: skip
+        if key in body and (not isinstance(body[key], str) or len(body[key]) > 255):
+            raise SandboxError(400, f"{key} must be a string of at most 255 characters")
+    if "provider" in body and body["provider"] not in BY_KEY:
         raise SandboxError(400, f"provider {body['provider']!r} is not enabled for this project")
     categories = body.get("categories")
     if categories is not None and (
-        not isinstance(categories, list) or not all(c in CATEGORIES for c in categories)
+        not isinstance(categories, list)
+        or not all(isinstance(c, str) and c in CATEGORIES for c in categories)
     ):
         raise SandboxError(400, f"each value in categories must be one of {sorted(CATEGORIES)}")
     expires_in = body.get("expires_in", 1800)
@@ -117,13 +121,13 @@ def _check_session_body(body: dict[str, Any]) -> dict[str, Any]:
         raise SandboxError(400, "expires_in must be an integer number of seconds")
     if not 1 <= expires_in <= MAX_EXPIRES_IN:
         raise SandboxError(400, f"expires_in must be between 1 and {MAX_EXPIRES_IN}")
-    if body.get("metadata") is not None and not isinstance(body["metadata"], dict):
+    if "metadata" in body and not isinstance(body["metadata"], dict):
         raise SandboxError(400, "metadata must be an object")
-    if body.get("multiple") is not None and not isinstance(body["multiple"], bool):
+    if "multiple" in body and not isinstance(body["multiple"], bool):
         raise SandboxError(400, "multiple must be a boolean")
-    if body.get("type") is not None and body["type"] not in ("production", "test"):
+    if "type" in body and body["type"] not in ("production", "test"):
         raise SandboxError(400, "type must be one of production, test")
-    if body.get("account_id") is not None and sandbox().store.account(body["account_id"]) is None:
+    if "account_id" in body and sandbox().store.account(body["account_id"]) is None:
         raise SandboxError(404, "Account not found")
     return {**body, "expires_in": expires_in}
 
@@ -169,16 +173,22 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
 
 
 def list_accounts() -> Response:
-    """``GET /accounts``: a bare JSON array, filtered and paged like StackOne's."""
+    """``GET /accounts``: a bare JSON array, filtered and paged like StackOne's.
+
+    ``origin_owner_id`` and the repeated ``origin_owner_ids`` together name the owners
+    wanted; ``provider`` (deprecated) and ``providers`` the connectors.
+    """
     require_api_key()
     page = _int_arg("page", 1, 1_000_000)
     page_size = _int_arg("page_size", 25, 1000)
-    owner = request.args.get("origin_owner_id")
-    providers, ids, statuses = _list_arg("providers"), _list_arg("account_ids"), _list_arg("status")
+    owners = set(request.args.getlist("origin_owner_ids"))  # an id may hold a comma
+    owners.update(request.args.getlist("origin_owner_id"))
+    providers = set(_list_arg("providers")) | set(_list_arg("provider"))
+    ids, statuses = set(_list_arg("account_ids")), set(_list_arg("status"))
     found = [
         public(a)
         for a in sandbox().store.accounts()
-        if (owner is None or a.get("origin_owner_id") == owner)
+        if (not owners or a.get("origin_owner_id") in owners)
         and (not providers or a["provider"] in providers)
         and (not ids or a["id"] in ids)
         and (not statuses or a["status"] in statuses)
@@ -204,31 +214,62 @@ def account(account_id: str) -> Response:
     return answer(public(found))
 
 
-def _connector_meta(connector: Connector) -> dict[str, Any]:
-    logo = url_for("stackone_sandbox.logo", key=connector.key, _external=True)
-    return {
+def account_meta(account_id: str) -> Response:
+    """``GET /accounts/{id}/meta``: the account's connector, category and data models."""
+    require_api_key()
+    connector = BY_KEY[_account(account_id)["provider"]]
+    category = connector.categories[0]
+    return answer({"provider": connector.key, "category": category, "models": models_of(category)})
+
+
+#: The values ``include`` may list on ``GET /connectors/meta``.
+META_INCLUDES = frozenset(
+    {"field_path", "unmapped_fields", "resources", "inactive", "webhooks", "static_fields"}
+)
+
+
+def _includes() -> set[str]:
+    wanted = set(_list_arg("include"))
+    unknown = sorted(wanted - META_INCLUDES)
+    if unknown:
+        raise SandboxError(
+            400, f"include must list some of {', '.join(sorted(META_INCLUDES))}; got {unknown[0]!r}"
+        )
+    return wanted
+
+
+def _connector_meta(connector: Connector, includes: set[str]) -> dict[str, Any]:
+    """A connector as ``GET /connectors/meta`` shows it; ``resources`` (its logos) only
+    when ``include`` asks for them, as StackOne does."""
+    category = connector.categories[0]
+    data: dict[str, Any] = {
         "provider": connector.key,
         "provider_name": connector.name,
-        "category": connector.categories[0],
+        "category": category,
         "active": True,
-        "models": {},
-        "resources": {"images": {"logo_url": logo, "original_logo_horizontal_url": logo}},
+        "models": models_of(category),
     }
+    if "resources" in includes:
+        logo = url_for("stackone_sandbox.logo", key=connector.key, _external=True)
+        data["resources"] = {"images": {"logo_url": logo, "original_logo_horizontal_url": logo}}
+    return data
 
 
 def connectors_meta() -> Response:
-    """``GET /connectors/meta``: every seeded connector's name, category and logos."""
+    """``GET /connectors/meta``: every connector of the project (the seeded ones)."""
     require_api_key()
-    return answer([_connector_meta(c) for c in BY_KEY.values()])
+    includes = _includes()
+    return answer([_connector_meta(c, includes) for c in CONNECTORS])
 
 
 def connector_meta(provider: str) -> Response:
     """``GET /connectors/meta/{provider}``; 404 when unknown."""
     require_api_key()
+    includes = _includes()
     connector = BY_KEY.get(provider)
     if connector is None:
-        raise SandboxError(404, "Connector not found")
-    return answer(_connector_meta(connector))
+        raise SandboxError(404, f"Connector {provider[:100]!r} not found")
+    return answer(_connector_meta(connector, includes))
 
 
 # -- the Hub's calls -----------------------------------------------------------------------
@@ -262,6 +303,16 @@ def _session_account(session: dict[str, Any], account_id: str) -> dict[str, Any]
     if found is None or found.get("origin_owner_id") != session["origin_owner_id"]:
         raise SandboxError(404, "Account not found")
     return found
+
+
+def not_emulated(**_: Any) -> Response:
+    """StackOne's unified, actions, proxy and MCP APIs: not emulated (501)."""
+    require_api_key()
+    raise SandboxError(
+        501,
+        "Not implemented: the sandbox emulates account linking only (sessions, accounts, "
+        "connectors meta, the Hub)",
+    )
 
 
 def hub_settings() -> Response:
@@ -312,8 +363,8 @@ def hub_account(account_id: str) -> Response:
             "secureId": found["id"],
             "provider": found["provider"],
             "integrationId": found["_integration_id"],
-            "authConfigKey": connector.auth_key,
-            "environment": "production",
+            "authConfigKey": found.get("_auth_config_key") or connector.auth_key,
+            "environment": found.get("_environment") or "production",
             "setupInformation": found.get("setup_information") or {},
         }
     )

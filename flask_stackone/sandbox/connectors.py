@@ -216,3 +216,22 @@ def offered(session: dict[str, Any], provider: str | None = None) -> list[Connec
     if provider:
         result = [c for c in result if c.key == provider]
     return result
+
+
+#: The data models a connector of each category offers (``GET /connectors/meta``).
+MODELS: dict[str, tuple[str, ...]] = {
+    "hris": ("employees", "employments", "companies", "locations", "time_off"),
+    "ats": ("candidates", "applications", "jobs", "interviews", "offers"),
+    "crm": ("contacts", "accounts", "lists"),
+}
+
+
+def models_of(category: str) -> dict[str, Any]:
+    """The ``models`` of a connector of ``category``: each model's unified operations."""
+    return {
+        model: {
+            "list": {"apiPath": f"/unified/{category}/{model}"},
+            "get": {"apiPath": f"/unified/{category}/{model}/:id"},
+        }
+        for model in MODELS.get(category, ())
+    }

@@ -3,23 +3,26 @@ dashboard and its actions, and the connectors' logos."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from flask import Response, abort, redirect, render_template, request, url_for
-from werkzeug.wrappers import Response as BaseResponse
 
-from ..core.hub_script import is_installed
 from ..core.models import format_datetime
-from . import accounts
+from . import accounts, assets
 from .accounts import STATUSES, SandboxError
 from .api import answer, create_attempt, offered_connector, sandbox, session_attempt
 from .connectors import BY_KEY, Connector, logo_svg, offered
 
 #: Query and form keys of the popup that are not credentials.
 POPUP_KEYS = {"token", "connection_attempt_id", "redirect_uri", "action"}
+#: A delivery id: SQLite's integers are signed 64-bit.
+DELIVERY_ID = re.compile(r"[0-9]{1,18}")
+#: Characters no URL we redirect to may hold (CR and LF would split the header).
+CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
 def page(template: str, status: int = 200, **context: Any) -> Response:
@@ -51,14 +54,20 @@ def _live_session(token: str | None) -> tuple[dict[str, Any], float]:
 
 
 def _same_origin(url: str) -> bool:
-    target, here = urlsplit(url), urlsplit(request.host_url)
+    """``url`` is an http(s) URL on this host, with no control character or space in it."""
+    if CONTROL.search(url):
+        return False
+    try:
+        target, here = urlsplit(url), urlsplit(request.host_url)
+    except ValueError:  # an invalid IPv6 host
+        return False
     return (target.scheme, target.netloc) == (here.scheme, here.netloc)
 
 
 # -- the OAuth popup -----------------------------------------------------------------------
 
 
-def oauth_popup(integration_id: str) -> BaseResponse:
+def oauth_popup(integration_id: str) -> Response:
     """``/connect/oauth2/{integration_id}``: the provider's sign-in page, emulated. GET shows
     it; POST with ``action=authorize`` links the account and completes the attempt,
     ``action=deny`` ends the attempt with ``access_denied``."""
@@ -73,6 +82,9 @@ def oauth_popup(integration_id: str) -> BaseResponse:
         return error_page(exc.status, exc.message)
     if attempt["status"] != "pending":
         return error_page(409, f"This connection attempt is already {attempt['status']}.")
+    redirect_uri = values.get("redirect_uri", "")
+    if redirect_uri and not _same_origin(redirect_uri):
+        return error_page(400, "redirect_uri must be a URL of this sandbox.")
     credentials = {k: v for k, v in values.items() if k not in POPUP_KEYS}
     if request.method == "GET":
         return page(
@@ -101,8 +113,7 @@ def oauth_popup(integration_id: str) -> BaseResponse:
             },
         )
     sandbox().store.save_attempt(attempt)
-    redirect_uri = values.get("redirect_uri", "")
-    if redirect_uri and _same_origin(redirect_uri):
+    if redirect_uri:
         query = urlencode({"status": attempt["status"], "attempt": attempt["id"]})
         return redirect(f"{redirect_uri}{'&' if '?' in redirect_uri else '?'}{query}", 303)
     return callback(attempt["status"])
@@ -124,14 +135,22 @@ def callback(status: str | None = None) -> Response:
 # -- the hosted auth-link page -------------------------------------------------------------
 
 
-def auth_link(token: str) -> BaseResponse:
+def auth_link(token: str) -> Response:
     """The page ``auth_link_url`` opens: pick a connector, fill in its form, link."""
     try:
         session, _ = _live_session(token)
     except SandboxError as exc:
         return error_page(exc.status, exc.message)
-    if request.method == "GET" and "form" not in request.args and _hub_available():
-        return page("auth_link_hub.html", session=session, token=token)
+    hub = assets.hub_source()
+    if request.method == "GET" and "form" not in request.args and hub is not None:
+        return page(
+            "auth_link_hub.html",
+            session=session,
+            token=token,
+            hub_src=hub[0],
+            integrity=hub[1],
+            base_url=url_for("stackone_sandbox.dashboard", _external=True).rstrip("/"),
+        )
     choices = offered(session)
     chosen: Connector | None = choices[0] if len(choices) == 1 else None
     integration_id = request.values.get("integration")
@@ -173,11 +192,6 @@ def auth_link(token: str) -> BaseResponse:
         error=error,
         values=request.form,
     )
-
-
-def _hub_available() -> bool:
-    settings = sandbox().settings
-    return bool(settings.hub_script_url) or is_installed(settings.hub_dir)
 
 
 def auth_link_session(token: str) -> Response:
@@ -222,28 +236,47 @@ def dashboard() -> Response:
     )
 
 
-def dashboard_action(action: str, item_id: str = "") -> BaseResponse:
-    """POST from the dashboard: ``status`` / ``delete`` an account, ``retry`` a
-    delivery, ``reset`` everything."""
+def set_account_status(account_id: str) -> Response:
+    """Dashboard: set an account's status as if the provider changed it."""
     _refuse_cross_site()
     box = sandbox()
-    if action in ("status", "delete"):
-        account = box.store.account(item_id)
-        if account is None:
-            return error_page(404, "No such account.")
-        if action == "delete":
-            accounts.delete(box, account)
-        else:
-            status = request.form.get("status", "")
-            if status not in STATUSES:
-                return error_page(400, f"Unknown status; choose one of {', '.join(STATUSES)}.")
-            accounts.set_status(box, account, status)
-    elif action == "retry":
-        if not item_id.isdigit() or not box.store.retry(int(item_id)):
-            return error_page(404, "No such delivery.")
-        box.deliverer.kick()
-    elif action == "reset":
-        box.store.reset()
-    else:
-        abort(404)
+    account = box.store.account(account_id)
+    if account is None:
+        return error_page(404, "No such account.")
+    status = request.form.get("status", "")
+    if status not in STATUSES:
+        return error_page(400, f"Unknown status; choose one of {', '.join(STATUSES)}.")
+    accounts.set_status(box, account, status)
+    return _back()
+
+
+def delete_account(account_id: str) -> Response:
+    """Dashboard: delete an account (``account.deleted``)."""
+    _refuse_cross_site()
+    box = sandbox()
+    account = box.store.account(account_id)
+    if account is None:
+        return error_page(404, "No such account.")
+    accounts.delete(box, account)
+    return _back()
+
+
+def retry_delivery(delivery_id: str) -> Response:
+    """Dashboard: send a delivery again, with a fresh count of attempts."""
+    _refuse_cross_site()
+    box = sandbox()
+    if not DELIVERY_ID.fullmatch(delivery_id) or not box.store.retry(int(delivery_id)):
+        return error_page(404, "No such delivery.")
+    box.deliverer.kick()
+    return _back()
+
+
+def reset_all() -> Response:
+    """Dashboard: forget every session, account and delivery."""
+    _refuse_cross_site()
+    sandbox().store.reset()
+    return _back()
+
+
+def _back() -> Response:
     return redirect(url_for("stackone_sandbox.dashboard"), 303)

@@ -1,7 +1,7 @@
-"""A ``requests`` transport that answers from the app's own WSGI callable, in process.
+"""A ``requests`` transport that answers from a WSGI app in process.
 
-Mounted on the plugin client's session for :data:`IN_PROCESS_URL`, it lets the plugin
-call the sandbox with no server running (CLI, Flask's test client) and without a
+Mounted on the plugin client's session for :data:`IN_PROCESS_URL`, it lets a Flask app
+call the sandbox it mounts with no server running (CLI, Flask's test client) and without a
 request to itself over HTTP that a single-threaded server could never answer.
 """
 
@@ -25,17 +25,23 @@ IN_PROCESS_KEY = "flask_stackone.sandbox.in_process"
 
 
 class WSGIAdapter(BaseAdapter):
-    """Send each request to ``app.wsgi_app`` as if it arrived at ``public_root()``.
+    """Send each request to ``app`` as if it arrived at ``public_root()`` + ``mount_path``.
 
-    :param app: the Flask app carrying the sandbox.
-    :param public_root: returns the app's public root URL (``http://127.0.0.1:5000/``),
-        so links the sandbox builds (``auth_link_url``) open in a browser.
+    :param app: the sandbox app.
+    :param public_root: returns the public root URL of the app that mounts the sandbox
+        (``http://127.0.0.1:5000/``), so links the sandbox builds (``auth_link_url``) open
+        in a browser.
+    :param mount_path: where the sandbox is mounted under that root; the same path begins
+        the requests' URLs (``http://sandbox.localhost/stackone-sandbox/accounts``).
     """
 
-    def __init__(self, app: Flask, public_root: Callable[[], str]) -> None:
+    def __init__(
+        self, app: Flask, public_root: Callable[[], str], mount_path: str = "/stackone-sandbox"
+    ) -> None:
         super().__init__()
         self.app = app
         self.public_root = public_root
+        self.mount_path = mount_path.rstrip("/")
 
     def send(
         self,
@@ -47,10 +53,13 @@ class WSGIAdapter(BaseAdapter):
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
         url = urlsplit(request.url or "")
+        path = url.path
+        if path == self.mount_path or path.startswith(self.mount_path + "/"):
+            path = path[len(self.mount_path) :]
         body = request.body
         builder = EnvironBuilder(
-            path=url.path,
-            base_url=self.public_root(),
+            path=path or "/",
+            base_url=self.public_root().rstrip("/") + self.mount_path + "/",
             query_string=url.query,
             method=request.method or "GET",
             headers=list(request.headers.items()),
@@ -61,8 +70,7 @@ class WSGIAdapter(BaseAdapter):
             environ = builder.get_environ()
         finally:
             builder.close()
-        # A fresh app context: otherwise Flask reuses the caller's, and the inner request's
-        # before_request hooks would overwrite the caller's ``g``.
+        # A fresh app context, never the caller's (whose ``g`` must stay as it is).
         with self.app.app_context():
             app_iter, status, headers = run_wsgi_app(self.app.wsgi_app, environ, buffered=True)
         response = requests.Response()

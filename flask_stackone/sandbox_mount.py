@@ -1,0 +1,225 @@
+"""Mounting the sandbox in a Flask app that turns ``STACKONE_SANDBOX`` on.
+
+The sandbox is an app of its own (:func:`flask_stackone.sandbox.create_app`). Here the
+plugin builds it once, when its blueprint is registered, and
+
+- mounts it at ``/stackone-sandbox`` by WSGI dispatch: the host's ``wsgi_app`` is wrapped
+  so that the sandbox's paths reach the sandbox and every other path the host, untouched
+  (no hook runs on the host's own requests, no blueprint is added to it);
+- gives the plugin's client a ``requests`` session whose transport calls the sandbox app
+  in process, so no server has to run (the CLI, Flask's test client);
+- tells the sandbox where to deliver webhooks: ``STACKONE_SANDBOX_WEBHOOK_URL``, else the
+  host's own webhook route on the host and port of this run, learned from the requests
+  this run serves (a browser's request that makes the plugin call the sandbox, or a
+  request to the sandbox itself) or built from ``SERVER_NAME``. Nothing learned is kept
+  for the next run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import click
+import requests
+from flask import Flask, current_app, has_request_context, request
+from flask.helpers import get_debug_flag
+from werkzeug.routing import BuildError
+from werkzeug.wsgi import get_current_url
+
+from .config import DEFAULTS, Settings
+from .core.client import is_local_url
+from .core.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from .sandbox import Sandbox
+
+log = logging.getLogger("flask_stackone.sandbox")
+
+URL_PREFIX = "/stackone-sandbox"
+#: Where links point before this run served any request, without ``SERVER_NAME``.
+FALLBACK_ROOT = "http://127.0.0.1:5000/"
+BANNER = (
+    "STACKONE SANDBOX IS ON (%s): StackOne is emulated at %s/, accounts linked there are "
+    "fake and nothing reaches StackOne.\n"
+    "  Development and tests only: never enable it in production."
+)
+
+
+def mount_sandbox(
+    app: Flask, settings: Settings, webhook_endpoint: str
+) -> tuple[Settings, requests.Session | None, str]:
+    """Build the sandbox for a StackOne blueprint on ``app`` and mount it.
+
+    :param webhook_endpoint: the endpoint of the blueprint's webhook route.
+    :returns: the settings the plugin uses (the sandbox's API key and webhook secret when
+        none is configured, and its URL), the transport session (``None`` when
+        ``STACKONE_API_URL`` names a local server to call over HTTP), and the mount path.
+    :raises ConfigurationError: ``STACKONE_API_URL`` names a remote server, another
+        blueprint on this app already uses the sandbox, or a sandbox setting is wrong.
+    """
+    from .sandbox import create_app, get_sandbox
+    from .sandbox.state import EXTENSION_KEY
+    from .sandbox.transport import IN_PROCESS_URL, WSGIAdapter
+
+    if get_sandbox(app) is not None:
+        raise ConfigurationError(
+            f"{settings.name('sandbox')}: only one flask-stackone blueprint per app can use "
+            "the sandbox"
+        )
+    explicit_url = settings.api_url.rstrip("/") != DEFAULTS["API_URL"]
+    if explicit_url and not is_local_url(settings.api_url):
+        host = urlsplit(settings.api_url).hostname or settings.api_url
+        raise ConfigurationError(
+            f"{settings.name('sandbox')} is on but {settings.name('api_url')} points to {host}: "
+            "the sandbox only runs with a local API URL (or none). Remove the setting, or turn "
+            "the sandbox off to use StackOne."
+        )
+    sandbox_app = create_app(
+        _sandbox_settings(app.config, settings),
+        instance_path=app.instance_path,
+        setting_prefix=settings.prefix,
+    )
+    sandbox = get_sandbox(sandbox_app)
+    assert sandbox is not None
+    link = HostLink(app, sandbox, _path_of(app, webhook_endpoint))
+    app.extensions[EXTENSION_KEY] = sandbox  # get_sandbox(app) finds it
+    app.wsgi_app = SandboxDispatcher(app.wsgi_app, sandbox_app, link)  # type: ignore[method-assign]
+    session = None
+    if not explicit_url:
+        session = requests.Session()
+        session.mount("http://sandbox.localhost/", WSGIAdapter(sandbox_app, link.public_root))
+    if should_announce():
+        log.warning(BANNER, settings.name("sandbox"), URL_PREFIX)
+    in_use = dataclasses.replace(
+        settings,
+        api_key=settings.api_key or sandbox.api_key,
+        webhook_secret=settings.webhook_secret or (sandbox.webhook_secret,),
+        api_url=settings.api_url if explicit_url else IN_PROCESS_URL,
+        sandbox_config=sandbox.config,
+    )
+    return in_use, session, URL_PREFIX
+
+
+def _sandbox_settings(config: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The sandbox's settings: the host's ``<prefix>SANDBOX_*`` keys without the prefix,
+    with the plugin's key, secret, timeout and Hub script source."""
+    start = settings.prefix + "SANDBOX_"
+    found = {k[len(settings.prefix) :]: v for k, v in config.items() if k.startswith(start)}
+    return {
+        **found,
+        "SANDBOX_API_KEY": settings.api_key,
+        "SANDBOX_WEBHOOK_SECRET": settings.webhook_secret[0] if settings.webhook_secret else None,
+        "SANDBOX_DELIVERY_TIMEOUT": settings.timeout,
+        "SANDBOX_HUB_DIR": settings.hub_dir,
+        "SANDBOX_HUB_SCRIPT_URL": settings.hub_script_url,
+    }
+
+
+def _path_of(app: Flask, endpoint: str) -> str | None:
+    """The path of ``endpoint`` under the app's root (``/stackone/webhooks``)."""
+    try:
+        return app.url_map.bind("localhost").build(endpoint)
+    except BuildError:
+        return None
+
+
+def should_announce() -> bool:
+    """Say that the sandbox is on where it informs: when a server builds the app (gunicorn,
+    ``app.run``, tests) and in ``flask run`` (once, in the process that serves), not in
+    ``flask --help``, ``flask routes`` or the other commands."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return True
+    if ctx.command.name != "run":
+        return False
+    reload = ctx.params.get("reload")
+    if reload is None:
+        reload = get_debug_flag()
+    return not reload or os.environ.get("WERKZEUG_RUN_MAIN") == "true"
+
+
+def is_served(environ: WSGIEnvironment) -> bool:
+    """True for a request a real server received (not Flask's test client, not in process)."""
+    from .sandbox.transport import IN_PROCESS_KEY
+
+    return bool(environ.get("SERVER_SOFTWARE")) and not environ.get(IN_PROCESS_KEY)
+
+
+class HostLink:
+    """What the sandbox learns of the app that mounts it, in this run only: the public root
+    URL that the browser uses, hence where the app's webhook route is."""
+
+    def __init__(self, app: Flask, sandbox: Sandbox, webhook_path: str | None) -> None:
+        self.app = app
+        self.sandbox = sandbox
+        self.webhook_path = webhook_path
+        self.root: str | None = None
+        self.server_root: str | None = None
+        server_name = app.config.get("SERVER_NAME")
+        if server_name:
+            scheme = app.config.get("PREFERRED_URL_SCHEME") or "http"
+            base = (app.config.get("APPLICATION_ROOT") or "/").rstrip("/")
+            self.server_root = f"{scheme}://{server_name}{base}/"
+            if webhook_path:
+                sandbox.learn_webhook_url(self.server_root.rstrip("/") + webhook_path, kick=False)
+
+    def learn(self, root: str) -> None:
+        """This run serves the app at ``root`` (``http://127.0.0.1:5000/``)."""
+        if root == self.root:
+            return
+        self.root = root
+        if self.webhook_path:
+            self.sandbox.learn_webhook_url(root.rstrip("/") + self.webhook_path)
+
+    def public_root(self) -> str:
+        """The root URL links to the sandbox start from: the current request's (the host
+        the browser used), else what this run learned, else ``SERVER_NAME``'s."""
+        if has_request_context() and current_app._get_current_object() is self.app:  # type: ignore[attr-defined]
+            root = request.root_url
+            if is_served(request.environ):
+                self.learn(root)
+            return root
+        return self.root or self.server_root or FALLBACK_ROOT
+
+
+class SandboxDispatcher:
+    """WSGI dispatch: a request under ``/stackone-sandbox`` that the sandbox answers (one
+    of its routes, or any path of StackOne's API) goes to the sandbox app, everything else
+    to the host app as it is. The first request served also resumes the deliveries an
+    earlier run left pending."""
+
+    def __init__(self, host: WSGIApplication, sandbox_app: Flask, link: HostLink) -> None:
+        from .sandbox.app import owns
+
+        self.host = host
+        self.sandbox_app = sandbox_app
+        self.link = link
+        self.prefix = URL_PREFIX
+        self._owns: Callable[[Flask, str, str], bool] = owns
+        self._started = False
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if not self._started:
+            self._started = True
+            self.link.sandbox.resume()
+        path: str = environ.get("PATH_INFO") or ""
+        if path.startswith(self.prefix) and path[len(self.prefix) : len(self.prefix) + 1] in (
+            "",
+            "/",
+        ):
+            rest = path[len(self.prefix) :]
+            if self._owns(self.sandbox_app, rest, environ.get("REQUEST_METHOD") or "GET"):
+                if is_served(environ):
+                    self.link.learn(get_current_url(environ, root_only=True))
+                inner = dict(environ)
+                inner["SCRIPT_NAME"] = (environ.get("SCRIPT_NAME") or "") + self.prefix
+                inner["PATH_INFO"] = rest
+                return self.sandbox_app(inner, start_response)
+        return self.host(environ, start_response)
