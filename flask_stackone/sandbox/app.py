@@ -87,10 +87,15 @@ def owns(app: Flask, path: str, method: str) -> bool:
     return True
 
 
+def is_page() -> bool:
+    """The request is for a page a person sees; under StackOne's API paths it never is."""
+    return request.endpoint in PAGE_ENDPOINTS and not is_api_path(request.path)
+
+
 def http_error(exc: HTTPException) -> Response:
     """A routing or protocol error: StackOne's JSON error body, or a page for the pages."""
     status = exc.code or 500
-    if request.endpoint in PAGE_ENDPOINTS:
+    if is_page():
         return pages.error_page(status, exc.description or exc.name)
     response = api.failure(SandboxError(status, exc.name))
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
@@ -101,6 +106,6 @@ def http_error(exc: HTTPException) -> Response:
 def server_error(exc: InternalServerError) -> Response:
     """A bug: StackOne's 500 body (the exception itself is logged by Flask)."""
     message = "Internal server error: the sandbox failed to answer this request"
-    if request.endpoint in PAGE_ENDPOINTS:
+    if is_page():
         return pages.error_page(500, message)
     return api.failure(SandboxError(500, message))

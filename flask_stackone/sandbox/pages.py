@@ -236,16 +236,20 @@ def dashboard() -> Response:
     )
 
 
+# The two account forms post under /accounts/, StackOne's API path: their errors are
+# StackOne's JSON errors, like every answer under that path.
+
+
 def set_account_status(account_id: str) -> Response:
     """Dashboard: set an account's status as if the provider changed it."""
     _refuse_cross_site()
     box = sandbox()
     account = box.store.account(account_id)
     if account is None:
-        return error_page(404, "No such account.")
+        raise SandboxError(404, "Account not found")
     status = request.form.get("status", "")
     if status not in STATUSES:
-        return error_page(400, f"Unknown status; choose one of {', '.join(STATUSES)}.")
+        raise SandboxError(400, f"status must be one of {', '.join(STATUSES)}")
     accounts.set_status(box, account, status)
     return _back()
 
@@ -256,7 +260,7 @@ def delete_account(account_id: str) -> Response:
     box = sandbox()
     account = box.store.account(account_id)
     if account is None:
-        return error_page(404, "No such account.")
+        raise SandboxError(404, "Account not found")
     accounts.delete(box, account)
     return _back()
 
