@@ -42,9 +42,10 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     """Build the app.
 
     :param config: settings that beat the environment (tests pass ``TESTING`` etc.).
-    :param instance_path: where the databases and the generated secret key live
-        (default: ``instance/`` next to the package).
+    :param instance_path: where the databases and the generated secret key live (default:
+        ``$ACME_INSTANCE_PATH``, else ``instance/`` next to the package).
     """
+    instance_path = instance_path or os.environ.get("ACME_INSTANCE_PATH") or None
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(
