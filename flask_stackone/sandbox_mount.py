@@ -196,14 +196,16 @@ class SandboxDispatcher:
     earlier run left pending."""
 
     def __init__(self, host: WSGIApplication, sandbox_app: Flask, link: HostLink) -> None:
-        from .sandbox.app import owns
+        from .sandbox.app import is_loopback, owns
 
         self.host = host
         self.sandbox_app = sandbox_app
         self.link = link
         self.prefix = URL_PREFIX
         self._owns: Callable[[Flask, str, str], bool] = owns
+        self._is_loopback: Callable[[str], bool] = is_loopback
         self._started = False
+        self._warned = False
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if not self._started:
@@ -218,8 +220,22 @@ class SandboxDispatcher:
             if self._owns(self.sandbox_app, rest, environ.get("REQUEST_METHOD") or "GET"):
                 if is_served(environ):
                     self.link.learn(get_current_url(environ, root_only=True))
+                    self._warn_if_remote(environ.get("REMOTE_ADDR") or "")
                 inner = dict(environ)
                 inner["SCRIPT_NAME"] = (environ.get("SCRIPT_NAME") or "") + self.prefix
                 inner["PATH_INFO"] = rest
                 return self.sandbox_app(inner, start_response)
         return self.host(environ, start_response)
+
+    def _warn_if_remote(self, address: str) -> None:
+        """Say it loudly (once) when another machine reaches the sandbox."""
+        if self._warned or not address or self._is_loopback(address):
+            return
+        self._warned = True
+        log.warning(
+            "STACKONE SANDBOX REACHED FROM %s, NOT FROM THIS MACHINE: anyone who can reach "
+            "this app can read every owner's sandbox accounts on %s/ and wipe them. Serve the "
+            "app on 127.0.0.1 only, or turn STACKONE_SANDBOX off.",
+            address,
+            self.prefix,
+        )

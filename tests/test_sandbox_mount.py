@@ -179,6 +179,22 @@ def test_delivery_settings_reach_the_mounted_sandbox(tmp_path: Path, apps: list[
     assert wait_for_deliveries(app, 1)
 
 
+def test_a_request_from_another_machine_is_warned_about_once(
+    tmp_path: Path, apps: list[Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = sandbox_app(tmp_path)
+    apps.append(app)
+    client = app.test_client()
+    served = {"SERVER_SOFTWARE": "gunicorn/23", "REMOTE_ADDR": "127.0.0.1"}
+    client.get("/stackone-sandbox/", environ_base=served)
+    client.get("/own-page", environ_base={**served, "REMOTE_ADDR": "10.1.2.3"})
+    assert "REACHED FROM" not in caplog.text  # loopback, and not the sandbox
+    for _ in range(2):
+        client.get("/stackone-sandbox/", environ_base={**served, "REMOTE_ADDR": "10.1.2.3"})
+    warnings = [r for r in caplog.records if "REACHED FROM 10.1.2.3" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+
+
 # -- the banner ------------------------------------------------------------------------------
 
 APP_FILE = """

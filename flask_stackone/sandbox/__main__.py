@@ -8,7 +8,6 @@ secret exactly as StackOne signs them. For development and tests only.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import os
 import sys
@@ -17,7 +16,7 @@ from collections.abc import Sequence
 from werkzeug.serving import make_server
 
 from ..core.errors import ConfigurationError
-from .app import create_app
+from .app import create_app, is_loopback
 from .state import get_sandbox
 
 DEFAULT_PORT = 4010
@@ -29,16 +28,6 @@ EXPOSED = """
 !! with /reset, and link accounts with its API key. Use --host 127.0.0.1 unless you must.
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
 """
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (``127.0.0.1``, ``::1``)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -7,6 +7,7 @@ It emulates the StackOne endpoints account linking uses, for any stack: served a
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from collections.abc import Mapping
@@ -71,6 +72,16 @@ def create_app(
     app.register_error_handler(InternalServerError, server_error)
     app.after_request(add_hub_cors)
     return app
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (``127.0.0.1``, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def owns(app: Flask, path: str, method: str) -> bool:

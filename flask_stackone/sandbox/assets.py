@@ -11,6 +11,7 @@ import os
 import threading
 
 from flask import Response, abort, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..core.hub_script import HUB_VERSION, PINS, is_installed, read_verified
 from .api import sandbox
@@ -40,7 +41,7 @@ def hub_source() -> tuple[str, str] | None:
     return None
 
 
-def hub_script(version: str) -> Response:
+def hub_script(version: str) -> BaseResponse:
     """``GET /hub-script/<version>/webcomponent.js``: the pinned script, verified."""
     found = _verified(sandbox().config.hub_dir, version) if version in PINS else None
     if found is None:

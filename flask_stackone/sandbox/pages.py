@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from flask import Response, abort, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..core.models import format_datetime
 from . import accounts, assets
@@ -67,7 +68,7 @@ def _same_origin(url: str) -> bool:
 # -- the OAuth popup -----------------------------------------------------------------------
 
 
-def oauth_popup(integration_id: str) -> Response:
+def oauth_popup(integration_id: str) -> BaseResponse:
     """``/connect/oauth2/{integration_id}``: the provider's sign-in page, emulated. GET shows
     it; POST with ``action=authorize`` links the account and completes the attempt,
     ``action=deny`` ends the attempt with ``access_denied``."""
@@ -135,7 +136,7 @@ def callback(status: str | None = None) -> Response:
 # -- the hosted auth-link page -------------------------------------------------------------
 
 
-def auth_link(token: str) -> Response:
+def auth_link(token: str) -> BaseResponse:
     """The page ``auth_link_url`` opens: pick a connector, fill in its form, link."""
     try:
         session, _ = _live_session(token)
@@ -240,7 +241,7 @@ def dashboard() -> Response:
 # StackOne's JSON errors, like every answer under that path.
 
 
-def set_account_status(account_id: str) -> Response:
+def set_account_status(account_id: str) -> BaseResponse:
     """Dashboard: set an account's status as if the provider changed it."""
     _refuse_cross_site()
     box = sandbox()
@@ -254,7 +255,7 @@ def set_account_status(account_id: str) -> Response:
     return _back()
 
 
-def delete_account(account_id: str) -> Response:
+def delete_account(account_id: str) -> BaseResponse:
     """Dashboard: delete an account (``account.deleted``)."""
     _refuse_cross_site()
     box = sandbox()
@@ -265,7 +266,7 @@ def delete_account(account_id: str) -> Response:
     return _back()
 
 
-def retry_delivery(delivery_id: str) -> Response:
+def retry_delivery(delivery_id: str) -> BaseResponse:
     """Dashboard: send a delivery again, with a fresh count of attempts."""
     _refuse_cross_site()
     box = sandbox()
@@ -275,12 +276,12 @@ def retry_delivery(delivery_id: str) -> Response:
     return _back()
 
 
-def reset_all() -> Response:
+def reset_all() -> BaseResponse:
     """Dashboard: forget every session, account and delivery."""
     _refuse_cross_site()
     sandbox().store.reset()
     return _back()
 
 
-def _back() -> Response:
+def _back() -> BaseResponse:
     return redirect(url_for("stackone_sandbox.dashboard"), 303)

@@ -48,9 +48,11 @@ class Sandbox:
         self.webhook_secret: str = config.webhook_secret or store.meta(  # type: ignore[assignment]
             "webhook_secret", lambda: "sbx_whsec_" + secrets.token_urlsafe(24)
         )
-        self.project_id = store.meta("project_id", lambda: f"sbx-project-{secrets.token_hex(4)}")
+        self.project_id: str = store.meta(  # type: ignore[assignment]
+            "project_id", lambda: f"sbx-project-{secrets.token_hex(4)}"
+        )
         # StackOne's organisation ids are numbers, sent as strings.
-        self.organization_id = store.meta(
+        self.organization_id: str = store.meta(  # type: ignore[assignment]
             "organization_id", lambda: str(10_000 + secrets.randbelow(90_000))
         )
         self.learned_webhook_url: str | None = None

@@ -216,7 +216,8 @@ class SandboxStore:
                 db.execute(
                     "UPDATE deliveries SET next_at = ? WHERE id = ?", (now + lease, row["id"])
                 )
-            return row
+            found: sqlite3.Row | None = row
+            return found
 
     def next_due(self) -> float | None:
         """When the next pending delivery is due (epoch seconds), or ``None``: none pending."""
