@@ -107,11 +107,26 @@ def mount_sandbox(
     return in_use, session, URL_PREFIX
 
 
+#: The sandbox settings a host app writes (``STACKONE_SANDBOX_DB`` ...); the others come
+#: from the plugin's own (``STACKONE_API_KEY`` ...).
+HOST_KEYS = ("SANDBOX_DB", "SANDBOX_WEBHOOK_URL", "SANDBOX_DELIVERY_ATTEMPTS",
+             "SANDBOX_DELIVERY_BACKOFF")  # fmt: skip
+
+
 def _sandbox_settings(config: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The sandbox's settings: the host's ``<prefix>SANDBOX_*`` keys without the prefix,
-    with the plugin's key, secret, timeout and Hub script source."""
+    with the plugin's key, secret, timeout and Hub script source.
+
+    :raises ConfigurationError: a ``<prefix>SANDBOX_*`` key that is none of them (a typo).
+    """
     start = settings.prefix + "SANDBOX_"
     found = {k[len(settings.prefix) :]: v for k, v in config.items() if k.startswith(start)}
+    unknown = sorted(set(found) - set(HOST_KEYS))
+    if unknown:
+        known = ", ".join(settings.prefix + key for key in HOST_KEYS)
+        raise ConfigurationError(
+            f"{settings.prefix}{unknown[0]} is not a setting (the sandbox's are {known})"
+        )
     return {
         **found,
         "SANDBOX_API_KEY": settings.api_key,

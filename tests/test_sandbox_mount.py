@@ -128,6 +128,7 @@ def test_the_configured_webhook_url_wins(tmp_path: Path, apps: list[Flask]) -> N
         ("STACKONE_SANDBOX_DB", 123, "STACKONE_SANDBOX_DB"),
         ("STACKONE_SANDBOX_DELIVERY_BACKOFF", "soon", "STACKONE_SANDBOX_DELIVERY_BACKOFF"),
         ("STACKONE_SANDBOX_WEBHOOK_URL", "not a url", "STACKONE_SANDBOX_WEBHOOK_URL"),
+        ("STACKONE_SANDBOX_API_KEY", "sk_1", "STACKONE_SANDBOX_API_KEY is not a setting"),
     ],
 )
 def test_a_wrong_sandbox_setting_is_refused_by_name(

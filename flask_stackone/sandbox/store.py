@@ -73,6 +73,9 @@ class SandboxStore:
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         db.row_factory = sqlite3.Row
+        # WAL with NORMAL sync: a crash of the machine may lose the last writes of a
+        # development emulator, never corrupt the file; each write stays a few times faster.
+        db.execute("PRAGMA synchronous=NORMAL")
         return db
 
     @contextmanager
