@@ -71,9 +71,11 @@ def run() -> list[dict[str, str]]:
          "value": f"{median(on) * 1e6:.0f} µs"},
         {"benchmark": "sandbox mount", "measure": "host route on / off", "value": f"{ratio:.2f}",
          "target": "<= 1.10", "note": "the dispatch is one prefix check per request"},
-        {"benchmark": "sandbox mount", "measure": "StackOneClient connect session, in process (median)",
+        {"benchmark": "sandbox mount",
+         "measure": "StackOneClient connect session, in process (median)",
          "value": f"{median(in_process) * 1e3:.2f} ms"},
-        {"benchmark": "sandbox mount", "measure": "raw POST /connect_sessions to the standalone app over HTTP (median)",
+        {"benchmark": "sandbox mount",
+         "measure": "raw POST /connect_sessions to the standalone app over HTTP (median)",
          "value": f"{median(http_samples) * 1e3:.2f} ms"},
     ]  # fmt: skip
 
