@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -83,13 +82,9 @@ def _local_root(state: StackOneState) -> str | None:
         or current_app.config.get("SERVER_NAME")
     ):
         return None
-    host = os.environ.get("FLASK_RUN_HOST", "").strip() or "127.0.0.1"
-    if host in ("0.0.0.0", "::", "[::]"):  # noqa: S104 - listening everywhere: reach it locally
-        host = "127.0.0.1"
-    elif ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    port = os.environ.get("FLASK_RUN_PORT", "").strip() or "5000"
-    return f"http://{host}:{port}"
+    from .sandbox_mount import flask_run_root
+
+    return flask_run_root().rstrip("/")
 
 
 def _owner(owner_id: str, owner_name: str, username: str | None) -> Owner:

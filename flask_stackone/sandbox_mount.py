@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("flask_stackone.sandbox")
 
 URL_PREFIX = "/stackone-sandbox"
-#: Where links point before this run served any request, without ``SERVER_NAME``.
+#: Where ``flask run`` serves an app by default: links point there before this run served
+#: any request, without ``SERVER_NAME`` (``FLASK_RUN_HOST`` / ``FLASK_RUN_PORT`` change it).
 FALLBACK_ROOT = "http://127.0.0.1:5000/"
 BANNER = (
     "STACKONE SANDBOX IS ON (%s): StackOne is emulated at %s/, accounts linked there are "
@@ -145,6 +146,19 @@ def _path_of(app: Flask, endpoint: str) -> str | None:
         return None
 
 
+def flask_run_root() -> str:
+    """Where ``flask run`` serves the app on this machine: ``FLASK_RUN_HOST`` and
+    ``FLASK_RUN_PORT`` (the variables ``flask run`` reads too), by default
+    :data:`FALLBACK_ROOT`. An address that listens everywhere is reached as 127.0.0.1."""
+    host = os.environ.get("FLASK_RUN_HOST", "").strip() or "127.0.0.1"
+    if host in ("0.0.0.0", "::", "[::]"):  # noqa: S104 - listening everywhere: reach it locally
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    port = os.environ.get("FLASK_RUN_PORT", "").strip() or "5000"
+    return f"http://{host}:{port}/"
+
+
 def should_announce() -> bool:
     """Say that the sandbox is on where it informs: when a server builds the app (gunicorn,
     ``app.run``, tests) and in ``flask run`` (once, in the process that serves), not in
@@ -195,13 +209,14 @@ class HostLink:
 
     def public_root(self) -> str:
         """The root URL links to the sandbox start from: the current request's (the host
-        the browser used), else what this run learned, else ``SERVER_NAME``'s."""
+        the browser used), else what this run learned, else ``SERVER_NAME``'s, else where
+        ``flask run`` serves the app."""
         if has_request_context() and current_app._get_current_object() is self.app:  # type: ignore[attr-defined]
             root = request.root_url
             if is_served(request.environ):
                 self.learn(root)
             return root
-        return self.root or self.server_root or FALLBACK_ROOT
+        return self.root or self.server_root or flask_run_root()
 
 
 class SandboxDispatcher:

@@ -36,6 +36,7 @@ def acme_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tu
     """The example app as ``make run`` starts it (no key: sandbox), on 127.0.0.1."""
     monkeypatch.delenv("STACKONE_API_KEY", raising=False)
     monkeypatch.delenv("FLASK_STACKONE_API_KEY", raising=False)
+    monkeypatch.setenv("STACKONE_SANDBOX", "1")  # what `make run` sets when no key is set
     app = create_app(
         {"STACKONE_SANDBOX_DELIVERY_BACKOFF": 0.05}, instance_path=str(tmp_path / "instance")
     )

@@ -50,6 +50,7 @@ def acme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Flas
     end no response may have been a 404. ``app.recorder`` holds the responses."""
     monkeypatch.delenv("STACKONE_API_KEY", raising=False)
     monkeypatch.delenv("FLASK_STACKONE_API_KEY", raising=False)
+    monkeypatch.setenv("STACKONE_SANDBOX", "1")  # what `make run` sets when no key is set
     app = create_app(
         {"STACKONE_SANDBOX_DELIVERY_BACKOFF": 0.05}, instance_path=str(tmp_path / "instance")
     )

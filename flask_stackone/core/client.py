@@ -207,7 +207,8 @@ class StackOneClient:
     def list_connectors_meta(self) -> list[ConnectorMeta]:
         """``GET /connectors/meta``: every connector of the project, with its display name,
         category and logos. Entries without a ``provider`` are skipped."""
-        data = self._json("GET", "/connectors/meta")
+        # The logos (``resources``) come only when asked for.
+        data = self._json("GET", "/connectors/meta", params={"include": "resources"})
         items = data.get("data") if isinstance(data, dict) else data
         if not isinstance(items, list):
             raise errors.InvalidResponseError("StackOne's connectors meta answer is not a list")

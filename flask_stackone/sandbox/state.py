@@ -42,17 +42,17 @@ class Sandbox:
     def __init__(self, config: SandboxConfig, store: SandboxStore) -> None:
         self.config = config
         self.store = store
-        self.api_key: str = config.api_key or store.meta(  # type: ignore[assignment]
+        self.api_key: str = config.api_key or store.meta(
             "api_key", lambda: "sbx_sk_" + secrets.token_urlsafe(24)
         )
-        self.webhook_secret: str = config.webhook_secret or store.meta(  # type: ignore[assignment]
+        self.webhook_secret: str = config.webhook_secret or store.meta(
             "webhook_secret", lambda: "sbx_whsec_" + secrets.token_urlsafe(24)
         )
-        self.project_id: str = store.meta(  # type: ignore[assignment]
+        self.project_id: str = store.meta(
             "project_id", lambda: f"sbx-project-{secrets.token_hex(4)}"
         )
         # StackOne's organisation ids are numbers, sent as strings.
-        self.organization_id: str = store.meta(  # type: ignore[assignment]
+        self.organization_id: str = store.meta(
             "organization_id", lambda: str(10_000 + secrets.randbelow(90_000))
         )
         self.learned_webhook_url: str | None = None
