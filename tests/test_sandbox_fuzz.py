@@ -291,3 +291,12 @@ def test_the_reported_500s_are_4xx_now(tmp_path: Path) -> None:
         assert get_sandbox(app).store.accounts() == []  # nothing was linked by those
     finally:
         stop_deliveries(app)
+
+
+@pytest.mark.parametrize("header", ["Basic abc", "Basic ###", "Basic " + "w" * 7, "Basic //8="])
+def test_a_malformed_basic_header_is_stackones_401(
+    sandbox: tuple[Flask, dict[str, str]], header: str
+) -> None:
+    app, _ = sandbox
+    response = app.test_client().get("/accounts", headers={"Authorization": header})
+    assert response.status_code == 401 and response.get_json()["statusCode"] == 401

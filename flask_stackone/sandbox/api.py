@@ -65,7 +65,10 @@ def json_body() -> dict[str, Any]:
 
 def require_api_key() -> None:
     """HTTP Basic with the API key as user name. :raises SandboxError: 401."""
-    auth = request.authorization
+    try:
+        auth = request.authorization
+    except ValueError:  # Werkzeug 2.3 raises on a malformed Basic header (bad base64)
+        auth = None
     if auth is None or auth.type != "basic" or not auth.username:
         raise SandboxError(401, "Unauthorized: send the API key as the Basic auth user name")
     if not hmac.compare_digest(auth.username.encode(), sandbox().api_key.encode()):
