@@ -89,7 +89,7 @@ def mount_sandbox(
     )
     sandbox = get_sandbox(sandbox_app)
     assert sandbox is not None
-    link = HostLink(app, sandbox, _path_of(app, webhook_endpoint))
+    link = HostLink(app, sandbox, _path_of(app, webhook_endpoint), settings.public_url)
     app.extensions[EXTENSION_KEY] = sandbox  # get_sandbox(app) finds it
     app.wsgi_app = SandboxDispatcher(app.wsgi_app, sandbox_app, link)  # type: ignore[method-assign]
     session = None
@@ -185,19 +185,28 @@ class HostLink:
     """What the sandbox learns of the app that mounts it, in this run only: the public root
     URL that the browser uses, hence where the app's webhook route is."""
 
-    def __init__(self, app: Flask, sandbox: Sandbox, webhook_path: str | None) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        sandbox: Sandbox,
+        webhook_path: str | None,
+        public_url: str | None = None,
+    ) -> None:
         self.app = app
         self.sandbox = sandbox
         self.webhook_path = webhook_path
         self.root: str | None = None
+        #: The root the configuration names: ``STACKONE_PUBLIC_URL``, else ``SERVER_NAME``.
         self.server_root: str | None = None
         server_name = app.config.get("SERVER_NAME")
-        if server_name:
+        if public_url:
+            self.server_root = public_url.rstrip("/") + "/"
+        elif server_name:
             scheme = app.config.get("PREFERRED_URL_SCHEME") or "http"
             base = (app.config.get("APPLICATION_ROOT") or "/").rstrip("/")
             self.server_root = f"{scheme}://{server_name}{base}/"
-            if webhook_path:
-                sandbox.learn_webhook_url(self.server_root.rstrip("/") + webhook_path, kick=False)
+        if self.server_root and webhook_path:
+            sandbox.learn_webhook_url(self.server_root.rstrip("/") + webhook_path, kick=False)
 
     def learn(self, root: str) -> None:
         """This run serves the app at ``root`` (``http://127.0.0.1:5000/``)."""
@@ -209,8 +218,8 @@ class HostLink:
 
     def public_root(self) -> str:
         """The root URL links to the sandbox start from: the current request's (the host
-        the browser used), else what this run learned, else ``SERVER_NAME``'s, else where
-        ``flask run`` serves the app."""
+        the browser used), else what this run learned, else the configured one
+        (``STACKONE_PUBLIC_URL``, ``SERVER_NAME``), else where ``flask run`` serves the app."""
         if has_request_context() and current_app._get_current_object() is self.app:  # type: ignore[attr-defined]
             root = request.root_url
             if is_served(request.environ):

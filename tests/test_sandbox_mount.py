@@ -111,6 +111,17 @@ def test_server_name_gives_the_links_and_the_webhook_url(tmp_path: Path, apps: l
     assert get_sandbox(app).webhook_url() == "https://acme.test:8000/stackone/webhooks"
 
 
+def test_the_public_url_gives_the_links_and_the_webhook_url(
+    tmp_path: Path, apps: list[Flask]
+) -> None:
+    app = sandbox_app(tmp_path, STACKONE_PUBLIC_URL="https://people.example.test/app")
+    apps.append(app)
+    session = get_client(app).create_connect_session(origin_owner_id="o", origin_owner_name="O")
+    prefix = "https://people.example.test/app/stackone-sandbox/auth-link/"
+    assert session.auth_link_url.startswith(prefix)
+    assert get_sandbox(app).webhook_url() == "https://people.example.test/app/stackone/webhooks"
+
+
 def test_the_configured_webhook_url_wins(tmp_path: Path, apps: list[Flask]) -> None:
     app = sandbox_app(tmp_path, STACKONE_SANDBOX_WEBHOOK_URL="http://127.0.0.1:9/hooks")
     apps.append(app)
