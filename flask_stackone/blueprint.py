@@ -20,6 +20,7 @@ from .config import DEFAULTS, Settings, apply_defaults, check_option_names, read
 from .core.client import StackOneClient
 from .core.errors import ConfigurationError, FlaskStackOneError
 from .core.stores import open_store
+from .sandbox_mount import prepare_sandbox
 from .state import EXTENSION_KEY, OwnerLoader, StackOneState
 
 log = logging.getLogger("flask_stackone")
@@ -137,11 +138,7 @@ class StackOneBlueprint(Blueprint):
     def _build_state(self, app: Flask, name: str) -> StackOneState:
         """The complete state of this registration: settings in use, client, store."""
         settings = read_settings(app.config, self.config_prefix, self.options)
-        session = sandbox_path = None
-        if settings.sandbox:
-            from .sandbox_mount import mount_sandbox
-
-            settings, session, sandbox_path = mount_sandbox(app, settings, f"{name}.webhook")
+        settings, session, sandbox_path = prepare_sandbox(app, settings, f"{name}.webhook")
         apply_defaults(app.config, settings)
         store = open_store(
             settings.delivery_store, app.instance_path, settings.name("delivery_store")

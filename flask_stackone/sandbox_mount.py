@@ -53,18 +53,37 @@ BANNER = (
 )
 
 
-def mount_sandbox(
+def prepare_sandbox(
     app: Flask, settings: Settings, webhook_endpoint: str
-) -> tuple[Settings, requests.Session | None, str]:
-    """Build the sandbox for a StackOne blueprint on ``app`` and mount it.
+) -> tuple[Settings, requests.Session | None, str | None]:
+    """The sandbox's part of a StackOne blueprint's registration on ``app``.
+
+    Its ``STACKONE_SANDBOX_*`` settings are checked in any case (a wrong one is refused
+    even while the sandbox is off); when ``STACKONE_SANDBOX`` is on, the sandbox app is
+    built and mounted.
 
     :param webhook_endpoint: the endpoint of the blueprint's webhook route.
-    :returns: the settings the plugin uses (the sandbox's API key and webhook secret when
-        none is configured, and its URL), the transport session (``None`` when
-        ``STACKONE_API_URL`` names a local server to call over HTTP), and the mount path.
-    :raises ConfigurationError: ``STACKONE_API_URL`` names a remote server, another
-        blueprint on this app already uses the sandbox, or a sandbox setting is wrong.
+    :returns: the settings the plugin uses (with the sandbox on: the sandbox's API key and
+        webhook secret when none is configured, and its URL), the transport session
+        (``None`` when the sandbox is off or ``STACKONE_API_URL`` names a local server to
+        call over HTTP), and the mount path (``None`` when off).
+    :raises ConfigurationError: a sandbox setting is wrong; with the sandbox on also when
+        ``STACKONE_API_URL`` names a remote server or another blueprint on this app already
+        uses the sandbox.
     """
+    from .sandbox.config import read_config
+
+    values = _sandbox_settings(app.config, settings)
+    read_config(values, settings.prefix)
+    if not settings.sandbox:
+        return settings, None, None
+    return _mount(app, settings, webhook_endpoint, values)
+
+
+def _mount(
+    app: Flask, settings: Settings, webhook_endpoint: str, values: dict[str, Any]
+) -> tuple[Settings, requests.Session | None, str]:
+    """Build the sandbox app with ``values`` and mount it on ``app``."""
     from .sandbox import create_app, get_sandbox
     from .sandbox.state import EXTENSION_KEY
     from .sandbox.transport import IN_PROCESS_URL, WSGIAdapter
@@ -83,7 +102,7 @@ def mount_sandbox(
             "the sandbox off to use StackOne."
         )
     sandbox_app = create_app(
-        _sandbox_settings(app.config, settings),
+        values,
         instance_path=app.instance_path,
         setting_prefix=settings.prefix,
     )

@@ -149,6 +149,26 @@ def test_a_wrong_sandbox_setting_is_refused_by_name(
         sandbox_app(tmp_path, **{key: value})
 
 
+def test_sandbox_settings_are_checked_while_it_is_off_without_loading_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="STACKONE_SANDBOX_DELIVERY_ATEMPTS"):
+        build_app(STACKONE_SANDBOX_DELIVERY_ATEMPTS=3)
+    code = (
+        "import sys\n"
+        "from flask import Flask\n"
+        "from flask_stackone import make_blueprint\n"
+        "app = Flask('off', instance_path=sys.argv[1])\n"
+        "app.config.update(STACKONE_API_KEY='sk', STACKONE_SANDBOX_DB='box.sqlite3')\n"
+        "app.register_blueprint(make_blueprint())\n"
+        "print(sorted(m for m in sys.modules if m.startswith('flask_stackone.sandbox.')))\n"
+    )
+    done = subprocess.run(  # noqa: S603 - fixed arguments
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == "['flask_stackone.sandbox.config']"  # no app, no store
+    assert not (tmp_path / "box.sqlite3").exists()
+
+
 def test_one_app_one_sandbox(tmp_path: Path, apps: list[Flask]) -> None:
     app = sandbox_app(tmp_path)
     apps.append(app)

@@ -27,7 +27,9 @@ DEFAULTS: dict[str, Any] = {
     "SANDBOX_HUB_DIR": None,
     "SANDBOX_HUB_SCRIPT_URL": None,
 }
-URL = re.compile(r"^https?://[^/\s]+[^\s]*$")
+#: An http(s) URL, matched against the whole value: no space or control character (a
+#: trailing newline included) anywhere.
+URL = re.compile(r"https?://[^/\x00-\x20\x7f]+[^\x00-\x20\x7f]*")
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ def read_config(config: Mapping[str, Any], setting_prefix: str = "") -> SandboxC
 
     def url(key: str) -> str | None:
         value = get(key)
-        if value is not None and (not isinstance(value, str) or not URL.match(value)):
+        if value is not None and (not isinstance(value, str) or not URL.fullmatch(value)):
             raise ConfigurationError(f"{name(key)} must be an http(s) URL")
         return value
 
