@@ -17,10 +17,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from .core import errors
 from .core.connectors import provider_name
-from .core.models import ConnectSession, format_datetime
+from .core.models import ConnectSession, Owner, format_datetime
 from .core.webhooks import SIGNATURE_HEADER
 from .services import accounts, linking, onboarding, webhook_delivery
-from .state import request_state
+from .state import StackOneState, request_state
 
 log = logging.getLogger("flask_stackone")
 
@@ -213,7 +213,7 @@ def read_options() -> dict[str, Any]:
     return data
 
 
-def _signed_in() -> tuple[Any, Any]:
+def _signed_in() -> tuple[StackOneState, Owner]:
     """The header check, the configuration check and the owner, for browser routes."""
     state = request_state()
     require_header()
