@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Flask, g, render_template, url_for
+from flask import Flask, render_template, url_for
 from markupsafe import Markup
 
 from .assets import glue, package_file
@@ -32,6 +32,7 @@ from .widget import (
     _state,
     _text,
     _theme,
+    element_id,
     hub_urls,
     script_source,
 )
@@ -87,14 +88,6 @@ def row(item: LinkedAccount) -> dict[str, Any]:
     data["updated_text"] = time_text(item.account.updated_at)
     data["title"] = f"{item.name} ({item.account.label})" if item.account.label else item.name
     return data
-
-
-def _panel_id(value: str | None) -> str:
-    if value is not None:
-        return value
-    number = g.get("_stackone_accounts_count", 0) + 1
-    g._stackone_accounts_count = number
-    return f"stackone-accounts-{number}" if number > 1 else "stackone-accounts"
 
 
 def _heading_level(value: Any) -> int:
@@ -189,7 +182,7 @@ def render_accounts(
         rows, problem = _load(state, options)
     if problem in ("signed_out", "not_configured"):
         can_add = can_reconnect = False  # nothing to offer until that changes
-    panel_id = _panel_id(_text("id", id, MACRO))
+    panel_id = element_id(_text("id", id, MACRO), "stackone-accounts")
     context: dict[str, Any] = {
         "id": panel_id,
         "rows": rows,

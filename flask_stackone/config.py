@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from .core.client import check_api_url
 from .core.errors import ConfigurationError
+from .core.models import redacted_repr
 
 #: Every setting (without its prefix) and its default.
 DEFAULTS: dict[str, Any] = {
@@ -97,12 +98,7 @@ class Settings:
     sandbox_config: Any = None
 
     def __repr__(self) -> str:
-        hidden = ("api_key", "webhook_secret")
-        shown = ", ".join(
-            f"{f.name}={'***' if f.name in hidden else repr(getattr(self, f.name))}"
-            for f in fields(self)
-        )
-        return f"Settings({shown})"
+        return redacted_repr(self)
 
     def name(self, key: str) -> str:
         """The config key as the user writes it, e.g. ``STACKONE_API_KEY``."""

@@ -128,12 +128,14 @@ def _state(default: str, blueprint: Any, macro: str = "stackone_hub") -> StackOn
     return states[name]
 
 
-def _widget_id(value: str | None) -> str:
+def element_id(value: str | None, base: str) -> str:
+    """``value``, or ``base`` for the first element of its kind on the page, then
+    ``base-2``, ``base-3`` ... (counted per request)."""
     if value is not None:
         return value
-    number = g.get("_stackone_hub_count", 0) + 1
-    g._stackone_hub_count = number
-    return f"stackone-hub-{number}" if number > 1 else "stackone-hub"
+    counts: dict[str, int] = g.setdefault("_stackone_element_counts", {})
+    counts[base] = number = counts.get(base, 0) + 1
+    return f"{base}-{number}" if number > 1 else base
 
 
 def render_hub(
@@ -183,7 +185,7 @@ def render_hub(
     if options["multiple"] and options["account_id"]:
         raise ValueError("stackone_hub(multiple=True) adds an account: not with account_id")
     context: dict[str, Any] = {
-        "id": _widget_id(_text("id", id)),
+        "id": element_id(_text("id", id), "stackone-hub"),
         "options": {k: v for k, v in options.items() if v is not None},
         "account_id": options["account_id"],
         "height": _height(height),

@@ -6,7 +6,8 @@ Parsing is lenient: unknown fields are kept in ``raw``, missing optional ones ar
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -35,6 +36,15 @@ def format_datetime(moment: datetime | None = None, timespec: str = "millisecond
     """``moment`` (default: now) in UTC as StackOne writes it: ISO 8601 ending in ``Z``."""
     moment = datetime.now(timezone.utc) if moment is None else moment.astimezone(timezone.utc)
     return moment.isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def redacted_repr(obj: Any, hidden: Iterable[str] = ("api_key", "webhook_secret")) -> str:
+    """``Name(field=value, ...)`` of a dataclass with the ``hidden`` fields shown as ``***``."""
+    hidden = frozenset(hidden)
+    shown = ", ".join(
+        f"{f.name}={'***' if f.name in hidden else repr(getattr(obj, f.name))}" for f in fields(obj)
+    )
+    return f"{type(obj).__name__}({shown})"
 
 
 def _str_or_none(value: Any) -> str | None:

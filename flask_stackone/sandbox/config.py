@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import ConfigurationError
+from ..core.models import redacted_repr
 
 #: Every setting and its default.
 DEFAULTS: dict[str, Any] = {
@@ -59,12 +60,7 @@ class SandboxConfig:
     hub_script_url: str | None = None
 
     def __repr__(self) -> str:
-        hidden = ("api_key", "webhook_secret")
-        shown = ", ".join(
-            f"{f.name}={'***' if f.name in hidden else repr(getattr(self, f.name))}"
-            for f in fields(self)
-        )
-        return f"SandboxConfig({shown})"
+        return redacted_repr(self)
 
 
 def read_config(config: Mapping[str, Any], setting_prefix: str = "") -> SandboxConfig:
