@@ -141,7 +141,10 @@ class StackOneBlueprint(Blueprint):
         settings, session, sandbox_path = prepare_sandbox(app, settings, f"{name}.webhook")
         apply_defaults(app.config, settings)
         store = open_store(
-            settings.delivery_store, app.instance_path, settings.name("delivery_store")
+            settings.delivery_store,
+            app.instance_path,
+            settings.name("delivery_store"),
+            lease=settings.delivery_lease,
         )
         _check_max_age(settings, store)
         return StackOneState(

@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_MAX_AGE": 3 * 86400,
     "DELIVERY_STORE": None,
     "DELIVERY_WAIT": 10.0,
+    "DELIVERY_LEASE": 60.0,
     "HUB_DIR": None,
     "HUB_SCRIPT_URL": None,
     "PROVIDER_NAMES": None,
@@ -88,6 +89,7 @@ class Settings:
     webhook_max_age: int | None
     delivery_store: Any
     delivery_wait: float
+    delivery_lease: float
     hub_dir: str | None
     hub_script_url: str | None
     provider_names: Mapping[str, str] | None
@@ -359,6 +361,7 @@ def read_settings(
         ),  # None: no age limit
         delivery_store=get("DELIVERY_STORE"),
         delivery_wait=number("DELIVERY_WAIT", float, 0),
+        delivery_lease=number("DELIVERY_LEASE", float, 0.001),
         hub_dir=hub_dir,
         hub_script_url=hub_script_url(),
         provider_names=provider_names(),

@@ -29,6 +29,8 @@ REQUEST_HEADER = "X-StackOne-Request"
 MAX_OPTIONS_BYTES = 16 * 1024
 #: Endpoints answering HTML (their errors are pages); every other route answers JSON.
 HTML_ENDPOINTS = frozenset({"onboarding_page"})
+#: Seconds a webhook sender is asked to wait while the delivery store cannot be reached.
+STORE_RETRY_AFTER = 5
 
 
 # -- answers ------------------------------------------------------------------------------------
@@ -81,6 +83,12 @@ def _classify(exc: errors.FlaskStackOneError) -> tuple[int, str, str, dict[str, 
         return 503, "not_configured", str(exc), {}
     if isinstance(exc, errors.StackOneError):
         return _stackone_failure(exc)
+    if isinstance(exc, errors.StoreUnavailable):
+        log.error("webhook delivery store unavailable, answering 503: %s", exc)
+        return (
+            503, "store_unavailable", "the delivery store cannot be reached; retry later",
+            {"Retry-After": str(STORE_RETRY_AFTER)},
+        )  # fmt: skip
     if isinstance(exc, errors.ReceiverError):
         return 500, "receiver_failed", str(exc), {}
     raise exc

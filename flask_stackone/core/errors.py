@@ -158,6 +158,21 @@ class DeliveryInProgress(RequestRefused):
     code = "in_progress"
 
 
+class StoreUnavailable(FlaskStackOneError):
+    """The delivery store (Redis, a SQL database) cannot be reached right now.
+
+    The webhook route answers 503 with ``Retry-After``, so StackOne delivers again later;
+    nothing is acknowledged that did not run.
+
+    :ivar address: where the store was expected, ``host:port`` (never a password).
+    """
+
+    def __init__(self, message: str, *, address: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.address = address
+
+
 class ReceiverError(FlaskStackOneError):
     """A signal receiver of the host app raised; the event was not recorded."""
 

@@ -16,6 +16,7 @@ from ..core.errors import (
     ReceiverError,
     SignatureVerificationError,
     StaleEventError,
+    StoreUnavailable,
 )
 from ..core.webhooks import check_event_time, parse_event, verify_signature
 from ..state import StackOneState
@@ -45,6 +46,7 @@ def handle_delivery(
         (or dated in the future): a replay the delivery store may have forgotten.
     :raises DeliveryInProgress: another worker still holds it after ``STACKONE_DELIVERY_WAIT``.
     :raises ReceiverError: a receiver failed; the delivery is released for a redelivery.
+    :raises StoreUnavailable: the store cannot be reached, so nothing ran: retry later.
     """
     settings = state.settings
     check_configured(state)
@@ -81,12 +83,20 @@ def handle_delivery(
         if typed is not None:
             signals.send(typed, app, event)
     except Exception as exc:
-        store.release(key)
+        try:
+            store.release(key)
+        except StoreUnavailable as lost:  # the claim lapses after its lease instead
+            log.warning("could not release the failed delivery: %s", lost)
         log.exception(
             "webhook receiver failed for %s (account %s); answering 500 so StackOne redelivers",
             event.type,
             event.account_id,
         )
         raise ReceiverError("a receiver failed; the event will be redelivered") from exc
-    store.remember(key)
+    try:
+        store.remember(key)
+    except StoreUnavailable as exc:
+        # Every receiver ran: acknowledge. Only the done mark is lost, so a later
+        # duplicate of this delivery may run the receivers once more.
+        log.warning("delivery handled but not remembered: %s", exc)
     return "handled"

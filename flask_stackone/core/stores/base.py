@@ -6,11 +6,17 @@ claimant then calls :meth:`~DeliveryStore.remember` once every receiver succeede
 :meth:`~DeliveryStore.release` when one failed, so that StackOne's redelivery is handled
 again. A claim left by a worker that died expires after its lease.
 
+Each claim carries a token of its own, and :meth:`~DeliveryStore.remember` and
+:meth:`~DeliveryStore.release` act only on the claim the calling thread holds: a worker whose
+lease ran out can never release, or mark done, the claim another worker took since.
+
 Any object with these three methods can be a store (``STACKONE_DELIVERY_STORE``).
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Literal, Protocol
 
 ClaimResult = Literal["claimed", "done", "busy"]
@@ -27,3 +33,31 @@ class DeliveryStore(Protocol):
     def remember(self, key: str) -> None: ...
 
     def release(self, key: str) -> None: ...
+
+
+class ClaimTokens:
+    """The claim tokens a store's caller holds, one map per thread (the route claims,
+    then remembers or releases, in one thread), so two threads of one process that take
+    turns on one key never act on each other's claim."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _held(self) -> dict[str, str]:
+        held: dict[str, str] | None = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = {}
+        return held
+
+    @staticmethod
+    def new() -> str:
+        """A token no other claim has: 96 random bits."""
+        return os.urandom(12).hex()
+
+    def hold(self, key: str, token: str) -> None:
+        """This thread now holds the claim of ``key`` under ``token``."""
+        self._held()[key] = token
+
+    def take(self, key: str) -> str | None:
+        """The token this thread holds for ``key`` (forgotten now), or ``None``."""
+        return self._held().pop(key, None)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .base import DAY, ClaimResult
+from .base import DAY, ClaimResult, ClaimTokens
 
 try:
     import fcntl
@@ -31,13 +31,17 @@ class SQLiteDeliveryStore:
         self.lease = lease
         self._local = threading.local()
         self._writes = itertools.count(1)
+        self._tokens = ClaimTokens()
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         with self._writing() as db:  # workers starting together take turns
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS stackone_deliveries ("
-                " key TEXT PRIMARY KEY, state TEXT NOT NULL, at REAL NOT NULL)"
+                " key TEXT PRIMARY KEY, state TEXT NOT NULL, at REAL NOT NULL, token TEXT)"
             )  # no index on ``at``: one b-tree per write; the rare prune scans the table
+            columns = [row[1] for row in db.execute("PRAGMA table_info(stackone_deliveries)")]
+            if "token" not in columns:  # a file written before claims had tokens
+                db.execute("ALTER TABLE stackone_deliveries ADD COLUMN token TEXT")
 
     def __repr__(self) -> str:
         return f"<SQLiteDeliveryStore {self.path}>"
@@ -71,14 +75,18 @@ class SQLiteDeliveryStore:
 
     def claim(self, key: str) -> ClaimResult:
         now = time.time()
+        token = self._tokens.new()
         with self._writing() as db:
             taken = db.execute(
-                "INSERT INTO stackone_deliveries (key, state, at) VALUES (?, 'claimed', ?)"
-                " ON CONFLICT (key) DO UPDATE SET state = 'claimed', at = excluded.at"
+                "INSERT INTO stackone_deliveries (key, state, at, token)"
+                " VALUES (?, 'claimed', ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET state = 'claimed', at = excluded.at,"
+                " token = excluded.token"
                 " WHERE (state = 'claimed' AND at <= ?) OR (state = 'done' AND at <= ?)",
-                (key, now, now - self.lease, now - self.ttl),
+                (key, now, token, now - self.lease, now - self.ttl),
             ).rowcount
         if taken:
+            self._tokens.hold(key, token)
             return "claimed"
         row = (
             self._db()
@@ -90,16 +98,17 @@ class SQLiteDeliveryStore:
         return "done" if row[0] == "done" else "busy"
 
     def remember(self, key: str) -> None:
+        token = self._tokens.take(key)
         now = time.time()
         with self._writing() as db:
-            marked = db.execute(
-                "UPDATE stackone_deliveries SET state = 'done', at = ? WHERE key = ?", (now, key)
-            ).rowcount
-            if not marked:
-                db.execute(
-                    "INSERT INTO stackone_deliveries (key, state, at) VALUES (?, 'done', ?)",
-                    (key, now),
-                )
+            # Done over this thread's claim, a lapsed claim or an older done mark; never
+            # over another worker's live claim (it remembers or releases for itself).
+            db.execute(
+                "INSERT INTO stackone_deliveries (key, state, at) VALUES (?, 'done', ?)"
+                " ON CONFLICT (key) DO UPDATE SET state = 'done', at = excluded.at, token = NULL"
+                " WHERE state = 'done' OR token IS ? OR at <= ?",
+                (key, now, token, now - self.lease),
+            )
             if next(self._writes) % 500 == 0:  # prune now and then, not on every delivery
                 db.execute(
                     "DELETE FROM stackone_deliveries WHERE state = 'done' AND at < ?",
@@ -107,9 +116,13 @@ class SQLiteDeliveryStore:
                 )
 
     def release(self, key: str) -> None:
+        token = self._tokens.take(key)
+        if token is None:
+            return
         with self._writing() as db:
             db.execute(
-                "DELETE FROM stackone_deliveries WHERE key = ? AND state = 'claimed'", (key,)
+                "DELETE FROM stackone_deliveries WHERE key = ? AND state = 'claimed' AND token = ?",
+                (key, token),
             )
 
 

@@ -1,0 +1,269 @@
+"""The SQL delivery store: a table in the app's own database, shared by every host.
+
+Needs SQLAlchemy (``pip install 'flask-stackone[sql]'``, which brings psycopg for
+PostgreSQL), imported here only. Works on any database SQLAlchemy speaks; PostgreSQL and
+SQLite claim with one atomic upsert (``INSERT ... ON CONFLICT DO UPDATE ... WHERE``), other
+databases with an insert, then an update guarded by the same condition.
+
+Each row is a claim (with its token, until its lease lapses) or a done mark (until its
+time-to-live lapses); ``expires`` says until when. On PostgreSQL the time is the database
+server's, so the hosts' clocks do not matter. Rows past ``expires`` are deleted now and then.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import itertools
+import os
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_errors
+
+from ..errors import StoreUnavailable
+from .base import DAY, ClaimResult, ClaimTokens
+
+T = TypeVar("T")
+
+#: Default ports, to name an address when the URL gives none.
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433}
+#: Dialects whose ``insert()`` offers ``on_conflict_do_update(where=...)``.
+UPSERT_DIALECTS = ("postgresql", "sqlite")
+#: Prune rows past their expiry once every this many remembers of one process.
+PRUNE_EVERY = 1000
+
+
+def address_of(url: sa.URL) -> str:
+    """``host:port`` of a database URL (the file for SQLite), never its password."""
+    if url.get_backend_name() == "sqlite":
+        return url.database or ":memory:"
+    host = url.host or url.query.get("host") or "localhost"
+    if isinstance(host, tuple):
+        host = host[0]
+    port = url.port or DEFAULT_PORTS.get(url.get_backend_name())
+    return f"{host}:{port}" if port else str(host)
+
+
+class SQLDeliveryStore:
+    """A store in one table of a SQL database, shared by every worker on every host.
+
+    :param engine_or_url: a SQLAlchemy ``Engine`` (the app's own, e.g. Flask-SQLAlchemy's
+        ``db.engine``) or a database URL such as ``postgresql+psycopg://user:pw@db/app``.
+        An engine built here waits at most ``timeout`` seconds to connect.
+    :param table: the table's name; it is created when missing.
+    :raises StoreUnavailable: from every method while the database cannot be reached.
+    """
+
+    def __init__(
+        self,
+        engine_or_url: Any,
+        *,
+        table: str = "stackone_deliveries",
+        ttl: float = 7 * DAY,
+        lease: float = 60.0,
+        timeout: float = 5.0,
+    ) -> None:
+        if isinstance(engine_or_url, (str, sa.URL)):
+            engine_or_url = _create_engine(sa.make_url(engine_or_url), timeout)
+        if not isinstance(engine_or_url, sa.Engine):
+            raise TypeError("SQLDeliveryStore needs a SQLAlchemy Engine or a database URL")
+        self.ttl = ttl
+        self.lease = lease
+        self.address = address_of(engine_or_url.url)
+        self._password = engine_or_url.url.password
+        self._base = engine_or_url
+        self._engine = engine_or_url.execution_options(isolation_level="AUTOCOMMIT")
+        self._pid = os.getpid()
+        self._tokens = ClaimTokens()
+        self._remembers = itertools.count(1)
+        dialect = engine_or_url.dialect.name
+        self.table = sa.Table(
+            table,
+            sa.MetaData(),
+            sa.Column("key", sa.String(255), primary_key=True),
+            sa.Column("state", sa.String(8), nullable=False),  # "claimed" or "done"
+            sa.Column("token", sa.String(32)),  # the claim's, None on a done mark
+            sa.Column("expires", sa.Double, nullable=False),  # seconds since the epoch
+        )  # no index on ``expires``: one b-tree per write; the rare prune scans the table
+        self._server_clock = dialect == "postgresql"
+        self._statements(dialect)
+
+    def __repr__(self) -> str:
+        return f"<SQLDeliveryStore {self.table.name} at {self.address}>"
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The engine the store runs on."""
+        return self._base
+
+    def _statements(self, dialect: str) -> None:
+        t = self.table
+        now: Any = (
+            sa.func.extract("epoch", sa.func.now())
+            if self._server_clock
+            else sa.bindparam("the_now", type_=sa.Double)
+        )
+        lease = sa.bindparam("the_lease", type_=sa.Double)
+        ttl = sa.bindparam("the_ttl", type_=sa.Double)
+        key = sa.bindparam("the_key", type_=sa.String)  # not a column's name: SQLAlchemy's own
+        token = sa.bindparam("the_token", type_=sa.String)
+        self._select = sa.select(t.c.state).where(t.c.key == key)
+        self._release = sa.delete(t).where(t.c.key == key, t.c.token == token)
+        self._prune = sa.delete(t).where(t.c.expires < now)
+        self._insert_claim = sa.insert(t).values(
+            key=key, state="claimed", token=token, expires=now + lease
+        )
+        self._insert_done = sa.insert(t).values(
+            key=key, state="done", token=sa.null(), expires=now + ttl
+        )
+        #: whose rows a new claim may take: lapsed claims and done marks past their ttl
+        self._claimable = t.c.expires <= now
+        #: whose rows a done mark may replace: this claim, a lapsed claim, an older done mark
+        self._rememberable = sa.or_(t.c.state == "done", t.c.token == token, t.c.expires <= now)
+        self._retake = (
+            sa.update(t)
+            .where(t.c.key == key, self._claimable)
+            .values(state="claimed", token=token, expires=now + lease)
+        )
+        self._mark_done = (
+            sa.update(t)
+            .where(t.c.key == key, self._rememberable)
+            .values(state="done", token=sa.null(), expires=now + ttl)
+        )
+        self._upsert = dialect in UPSERT_DIALECTS
+        if self._upsert:
+            module = importlib.import_module(f"sqlalchemy.dialects.{dialect}")
+            claim = module.insert(t).values(
+                key=key, state="claimed", token=token, expires=now + lease
+            )
+            self._upsert_claim = claim.on_conflict_do_update(
+                index_elements=[t.c.key],
+                set_={"state": "claimed", "token": claim.excluded.token,
+                      "expires": claim.excluded.expires},
+                where=self._claimable,
+            )  # fmt: skip
+            done = module.insert(t).values(
+                key=key, state="done", token=sa.null(), expires=now + ttl
+            )
+            self._upsert_done = done.on_conflict_do_update(
+                index_elements=[t.c.key],
+                set_={"state": "done", "token": sa.null(), "expires": done.excluded.expires},
+                where=self._rememberable,
+            )
+
+    # -- running statements ---------------------------------------------------------------------
+
+    def _params(self, key: str = "", token: str = "") -> dict[str, Any]:
+        params: dict[str, Any] = {"the_key": key, "the_token": token}
+        params.update(the_lease=self.lease, the_ttl=self.ttl)
+        if not self._server_clock:
+            params["the_now"] = time.time()
+        return params
+
+    def _run(self, operation: Callable[[sa.Connection], T]) -> T:
+        """Run ``operation`` on a pooled connection in autocommit mode; a connection the
+        database dropped meanwhile (it restarted) is replaced once, then it gives up."""
+        if self._pid != os.getpid():  # a forked worker: never share the parent's sockets
+            self._base.dispose(close=False)
+            self._pid = os.getpid()
+        for attempt in (1, 2):
+            try:
+                with self._engine.connect() as connection:
+                    return operation(connection)
+            except sa_errors.DBAPIError as exc:
+                if attempt == 1 and exc.connection_invalidated:
+                    continue
+                if exc.connection_invalidated or isinstance(
+                    exc, (sa_errors.OperationalError, sa_errors.InterfaceError)
+                ):
+                    raise self._unavailable(exc.orig) from exc
+                raise
+            except sa_errors.TimeoutError as exc:  # no pooled connection came free in time
+                raise self._unavailable(exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _unavailable(self, cause: BaseException | None) -> StoreUnavailable:
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        if self._password:
+            reason = reason.replace(self._password, "***")
+        return StoreUnavailable(
+            f"the database at {self.address} cannot be reached ({reason})", address=self.address
+        )
+
+    # -- the contract ---------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Connect now and create the table when missing; drop rows past their expiry.
+
+        :raises StoreUnavailable: when the database cannot be reached.
+        """
+
+        def create(connection: sa.Connection) -> None:
+            try:
+                self.table.create(connection, checkfirst=True)
+            except sa_errors.DBAPIError as exc:  # another worker created it meanwhile
+                if isinstance(exc, sa_errors.OperationalError) and exc.connection_invalidated:
+                    raise
+                if not sa.inspect(connection).has_table(self.table.name):
+                    raise
+            connection.execute(self._prune, self._params())
+
+        self._run(create)
+
+    def claim(self, key: str) -> ClaimResult:
+        token = self._tokens.new()
+        params = self._params(key=key, token=token)
+
+        def claim(connection: sa.Connection) -> ClaimResult | None:
+            if self._upsert:
+                taken = connection.execute(self._upsert_claim, params).rowcount
+            else:
+                try:
+                    taken = connection.execute(self._insert_claim, params).rowcount
+                except sa_errors.IntegrityError:
+                    taken = connection.execute(self._retake, params).rowcount
+            if taken:
+                return "claimed"
+            state = connection.execute(self._select, params).scalar()
+            if state is None:  # released between the two statements: try again
+                return None
+            return "done" if state == "done" else "busy"
+
+        while (result := self._run(claim)) is None:
+            params = self._params(key=key, token=token)
+        if result == "claimed":
+            self._tokens.hold(key, token)
+        return result
+
+    def remember(self, key: str) -> None:
+        params = self._params(key=key, token=self._tokens.take(key) or "")
+        prune = next(self._remembers) % PRUNE_EVERY == 0  # now and then, not every time
+
+        def remember(connection: sa.Connection) -> None:
+            if self._upsert:
+                connection.execute(self._upsert_done, params)
+            elif not connection.execute(self._mark_done, params).rowcount:
+                # fails on another worker's live claim: it remembers or releases itself
+                with contextlib.suppress(sa_errors.IntegrityError):
+                    connection.execute(self._insert_done, params)
+            if prune:
+                connection.execute(self._prune, params)
+
+        self._run(remember)
+
+    def release(self, key: str) -> None:
+        token = self._tokens.take(key)
+        if token is not None:
+            params = {"the_key": key, "the_token": token}
+            self._run(lambda connection: connection.execute(self._release, params))
+
+
+def _create_engine(url: sa.URL, timeout: float) -> sa.Engine:
+    """An engine for a URL: connecting waits at most ``timeout`` seconds on PostgreSQL."""
+    connect_args: dict[str, Any] = {}
+    if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = max(1, round(timeout))
+    return sa.create_engine(url, connect_args=connect_args)
