@@ -66,7 +66,8 @@ class SQLDeliveryStore:
         lease: float = 60.0,
         timeout: float = 5.0,
     ) -> None:
-        if isinstance(engine_or_url, (str, sa.URL)):
+        self._owns_engine = isinstance(engine_or_url, (str, sa.URL))
+        if self._owns_engine:
             engine_or_url = _create_engine(sa.make_url(engine_or_url), timeout)
         if not isinstance(engine_or_url, sa.Engine):
             raise TypeError("SQLDeliveryStore needs a SQLAlchemy Engine or a database URL")
@@ -93,6 +94,16 @@ class SQLDeliveryStore:
 
     def __repr__(self) -> str:
         return f"<SQLDeliveryStore {self.table.name} at {self.address}>"
+
+    def close(self) -> None:
+        """Close the pooled connections of an engine the store built from a URL (an engine
+        passed in is its owner's to close)."""
+        if self._owns_engine:
+            self._base.dispose(close=self._pid == os.getpid())
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter exit, modules may be gone
+            self.close()
 
     @property
     def engine(self) -> sa.Engine:
@@ -133,7 +144,10 @@ class SQLDeliveryStore:
             .where(t.c.key == key, self._rememberable)
             .values(state="done", token=sa.null(), expires=now + ttl)
         )
-        self._upsert = dialect in UPSERT_DIALECTS
+        self._upsert = dialect in UPSERT_DIALECTS and (
+            dialect != "sqlite"  # RETURNING after an upsert: SQLite 3.35 and later
+            or getattr(self._base.dialect.dbapi, "sqlite_version_info", (0,)) >= (3, 35)
+        )
         if self._upsert:
             module = importlib.import_module(f"sqlalchemy.dialects.{dialect}")
             claim = module.insert(t).values(
@@ -144,7 +158,7 @@ class SQLDeliveryStore:
                 set_={"state": "claimed", "token": claim.excluded.token,
                       "expires": claim.excluded.expires},
                 where=self._claimable,
-            )  # fmt: skip
+            ).returning(t.c.key)  # fmt: skip
             done = module.insert(t).values(
                 key=key, state="done", token=sa.null(), expires=now + ttl
             )
@@ -219,7 +233,7 @@ class SQLDeliveryStore:
 
         def claim(connection: sa.Connection) -> ClaimResult | None:
             if self._upsert:
-                taken = connection.execute(self._upsert_claim, params).rowcount
+                taken = connection.execute(self._upsert_claim, params).first() is not None
             else:
                 try:
                     taken = connection.execute(self._insert_claim, params).rowcount
