@@ -30,6 +30,8 @@ _EXPORTS: dict[str, str] = {
         ["DeliveryStore", "MemoryDeliveryStore", "SQLiteDeliveryStore"],
         "flask_stackone.core.stores",
     ),
+    "RedisDeliveryStore": "flask_stackone.core.stores.redis",
+    "SQLDeliveryStore": "flask_stackone.core.stores.sql",
     **dict.fromkeys(
         [
             "AuthenticationError",
@@ -47,6 +49,7 @@ _EXPORTS: dict[str, str] = {
             "StackOneError",
             "StackOneTimeout",
             "StaleEventError",
+            "StoreUnavailable",
             "WebhookError",
         ],
         "flask_stackone.core.errors",
@@ -97,6 +100,8 @@ __all__ = [
     "OnboardingGrant",
     "Owner",
     "RateLimitedError",
+    "RedisDeliveryStore",
+    "SQLDeliveryStore",
     "SQLiteDeliveryStore",
     "ServerError",
     "SessionCreated",
@@ -108,6 +113,7 @@ __all__ = [
     "StackOneTimeout",
     "StaleEventError",
     "StatusReason",
+    "StoreUnavailable",
     "WebhookError",
     "WebhookEvent",
     "__version__",
@@ -164,6 +170,7 @@ if TYPE_CHECKING:
         StackOneError,
         StackOneTimeout,
         StaleEventError,
+        StoreUnavailable,
         WebhookError,
     )
     from .core.models import (
@@ -176,6 +183,8 @@ if TYPE_CHECKING:
         WebhookEvent,
     )
     from .core.stores import DeliveryStore, MemoryDeliveryStore, SQLiteDeliveryStore
+    from .core.stores.redis import RedisDeliveryStore
+    from .core.stores.sql import SQLDeliveryStore
     from .core.webhooks import construct_event, parse_event, verify_signature
     from .services.onboarding import AuthLink, OnboardingGrant, create_auth_link, onboarding_link
     from .signals import (

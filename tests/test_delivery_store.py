@@ -107,7 +107,8 @@ def test_done_marks_expire_after_the_ttl_in_every_store(make_store):
 def test_a_claim_is_the_claimants_own(make_store):
     """Worker A's lease ran out and worker B claimed the delivery: whatever A does then
     (release after a failure, remember after a success) leaves B's claim alone."""
-    a, b = make_store(), make_store()
+    lease = 1.0  # long enough for the checks below to run within B's lease on a busy machine
+    a, b = make_store(lease=lease), make_store(lease=lease)
     with ThreadPoolExecutor(1) as thread_a, ThreadPoolExecutor(1) as thread_b:
 
         def as_a(method, key):
@@ -116,27 +117,28 @@ def test_a_claim_is_the_claimants_own(make_store):
         def as_b(method, key):
             return thread_b.submit(getattr(b, method), key).result()
 
-        assert as_a("claim", "k") == "claimed"
-        time.sleep(0.35)  # A's lease lapses
-        assert as_b("claim", "k") == "claimed"
-        as_a("release", "k")
-        assert store_state(make_store, "k") == "busy", "A released B's claim"
-        as_a("remember", "k")
-        assert store_state(make_store, "k") == "busy", "A overwrote B's claim"
-        as_b("release", "k")
-        assert store_state(make_store, "k") == "claimed", "B could not release its own claim"
+        def seen(key):
+            return store_state(make_store(lease=lease), key)
 
+        assert as_a("claim", "k") == "claimed"
         assert as_a("claim", "j") == "claimed"
-        time.sleep(0.35)
+        time.sleep(lease + 0.05)  # A's leases lapse
+        assert as_b("claim", "k") == "claimed"
         assert as_b("claim", "j") == "claimed"
+        as_a("release", "k")
+        assert seen("k") == "busy", "A released B's claim"
+        as_a("remember", "k")
+        assert seen("k") == "busy", "A overwrote B's claim"
+        as_b("release", "k")
+        assert seen("k") == "claimed", "B could not release its own claim"
+
         as_a("remember", "j")
         as_b("remember", "j")
-        assert store_state(make_store, "j") == "done"
+        assert seen("j") == "done"
 
 
-def store_state(make_store, key):
+def store_state(store, key):
     """What a third worker is told about ``key`` (releasing again what it claims)."""
-    store = make_store()
     with ThreadPoolExecutor(1) as thread:
         state = thread.submit(store.claim, key).result()
         if state == "claimed":

@@ -9,10 +9,16 @@ typing them into one session), in an empty temporary folder, with StackOne answe
 - a block whose first line is ``{# templates/page.html #}`` is written to that file;
 - ``<!-- not-run: why -->`` on the line before a block skips it (for fragments that need
   something the page does not show, such as a login manager). Use sparingly.
+- ``<!-- needs: redis -->`` (or ``postgres``, or both, comma-separated) on the line before a
+  block: the page runs against real servers started for the test (see tests/servers.py), whose
+  URLs are in the environment as ``REDIS_URL`` and ``DATABASE_URL``. A missing server skips the
+  page locally and fails it in CI.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib
 import json
 import os
@@ -29,11 +35,16 @@ import responses
 from flask_stackone import stackone_bp
 
 from .conftest import API, API_KEY, WEBHOOK_SECRET
+from .servers import shared_postgres, shared_redis  # noqa: F401 - fixtures for pages' needs
+
+#: What ``<!-- needs: name -->`` starts, and the environment variable holding its URL.
+SERVERS = {"redis": ("shared_redis", "REDIS_URL"), "postgres": ("shared_postgres", "DATABASE_URL")}
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 FENCE = re.compile(
-    r"^(?P<marker><!--\s*not-run:(?P<why>.*?)-->\s*\n)?```(?P<lang>[\w-]*)[^\n]*\n(?P<code>.*?)^```",
+    r"^(?P<marker><!--\s*(?:not-run:(?P<why>.*?)|needs:(?P<needs>[\w ,]+?))\s*-->\s*\n)?"
+    r"```(?P<lang>[\w-]*)[^\n]*\n(?P<code>.*?)^```",
     re.S | re.M,
 )
 PY_FILE = re.compile(r"^# (?P<path>[\w./-]+\.py)\s*$")
@@ -47,6 +58,7 @@ class Block:
     lang: str
     code: str
     skipped_because: str | None
+    needs: tuple[str, ...] = ()
 
     @property
     def where(self) -> str:
@@ -71,6 +83,9 @@ def blocks(page: Path) -> list[Block]:
                 lang=match.group("lang"),
                 code=match.group("code"),
                 skipped_because=why.strip() if why is not None else None,
+                needs=tuple(
+                    n.strip() for n in (match.group("needs") or "").split(",") if n.strip()
+                ),
             )
         )
     return found
@@ -197,8 +212,35 @@ RUNNABLE = [
 ]
 
 
+def provide_servers(page: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """Start the servers the page's blocks need; their URLs go into the environment."""
+    for name in sorted({n for block in blocks(page) for n in block.needs}):
+        assert name in SERVERS, f"{page.name}: no server called {name!r}"
+        fixture, variable = SERVERS[name]
+        server = request.getfixturevalue(fixture)
+        monkeypatch.setenv(variable, server.url)
+        if name == "redis":
+            server.flush()  # each page starts from an empty Redis
+        else:
+            request.addfinalizer(close_engines)
+
+
+def close_engines() -> None:
+    """Close the connections of the engines a page made (Flask-SQLAlchemy's, say): the page
+    never closes them, as an app never does, and pytest turns the warning into an error."""
+    import sqlalchemy
+
+    for thing in gc.get_objects():  # before the collector frees them (with a warning)
+        with contextlib.suppress(ReferenceError):  # a weak proxy whose object is gone
+            if isinstance(thing, sqlalchemy.Engine):
+                thing.dispose()
+
+
 @pytest.mark.parametrize("page", RUNNABLE, ids=[str(p.relative_to(ROOT)) for p in RUNNABLE])
-def test_samples_run(page: Path, sandboxed: Path) -> None:
+def test_samples_run(
+    page: Path, sandboxed: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provide_servers(page, request, monkeypatch)
     run_page(page, sandboxed)
 
 
@@ -220,36 +262,23 @@ def test_troubleshooting_lists_every_error_code_the_routes_answer() -> None:
     assert not missing, f"docs/troubleshooting.md does not explain: {missing}"
 
 
-class FakeRedis:
-    """The four redis-py calls the deployment page's store uses, with their semantics
-    (``SET ... NX`` answers ``None`` when the key exists; values come back as bytes)."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, bytes] = {}
-
-    def set(self, name: str, value: str, nx: bool = False, ex: int | None = None) -> bool | None:
-        if nx and name in self.values:
-            return None
-        self.values[name] = value.encode()
-        return True
-
-    def get(self, name: str) -> bytes | None:
-        return self.values.get(name)
-
-    def delete(self, name: str) -> int:
-        return int(self.values.pop(name, None) is not None)
-
-
-def test_deployment_redis_store_dedupes_and_releases(sandboxed: Path) -> None:
+def test_deployment_redis_store_dedupes_and_releases(
+    sandboxed: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis
     from flask import Flask
 
     from flask_stackone import account_created, make_blueprint
     from flask_stackone.testing import make_event, post_event
 
-    store_class = run_page(ROOT / "docs" / "deployment.md", sandboxed)["RedisDeliveryStore"]
+    page = ROOT / "docs" / "deployment.md"
+    provide_servers(page, request, monkeypatch)
+    store_class = run_page(page, sandboxed)["RedisDeliveryStore"]
     app = Flask("redis_store_app")
     app.config.from_prefixed_env()
-    app.config.update(STACKONE_DELIVERY_STORE=store_class(FakeRedis()), STACKONE_DELIVERY_WAIT=0)
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    client.flushdb()
+    app.config.update(STACKONE_DELIVERY_STORE=store_class(client), STACKONE_DELIVERY_WAIT=0)
     app.register_blueprint(make_blueprint())
     calls: list[str] = []
 
@@ -266,8 +295,9 @@ def test_deployment_redis_store_dedupes_and_releases(sandboxed: Path) -> None:
     assert post_event(client, body).get_json() == {"ok": True, "duplicate": True}
     assert calls == ["acc_r", "acc_r"]
     store = app.config["STACKONE_DELIVERY_STORE"]
-    store.redis.values["stackone:delivery:busy-one"] = b"busy"
+    store.redis.set("stackone:delivery:busy-one", "another-workers-claim")
     assert store.claim("busy-one") == "busy"
+    store.redis.close()
 
 
 @pytest.mark.parametrize("page", [ROOT / "README.md", ROOT / "docs" / "quickstart.md"])
