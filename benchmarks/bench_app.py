@@ -15,7 +15,8 @@ WEBHOOK_SECRET = "whsec_bench_secret"
 
 
 def create_app(store: str | None = None, api_url: str | None = None) -> Flask:
-    """``store``: ``None`` (in memory) or a SQLite file name in the instance folder."""
+    """``store``: ``None`` (in memory), a SQLite file name in the instance folder, or a
+    Redis or database URL."""
     app = Flask(__name__, instance_path=os.environ.get("BENCH_INSTANCE", "/tmp/bench-instance"))
     app.config.update(
         STACKONE_API_KEY=API_KEY,

@@ -22,6 +22,8 @@ sys.path.insert(0, str(HERE.parent))
 #: The benchmark modules, each with ``run() -> list[dict]``, in the order shown.
 MODULES = ("webhook", "connect_session", "widget_bytes", "import_cost", "sandbox")
 COLUMNS = ("benchmark", "measure", "value", "target", "note")
+#: What the modules say about their figures (their ``NOTES``), written under the table.
+NOTES: list[str] = []
 
 
 def cpu_model() -> str:
@@ -41,6 +43,11 @@ def machine() -> list[tuple[str, str]]:
         ("CPU", f"{cpu_model()}, {os.cpu_count()} cores"),
         ("Load average at the start (1, 5, 15 min)", " ".join(f"{v:.1f}" for v in os.getloadavg())),
         ("System", f"{platform.system()} {platform.release()}"),
+        (
+            "Load average at start (1, 5, 15 min)",
+            ", ".join(f"{x:.1f}" for x in os.getloadavg()) + " (the machine is shared: "
+            "figures under load are lower and noisier; ratios within a run still compare)",
+        ),
         ("Python", platform.python_version()),
         ("Flask", version("flask")),
         ("Werkzeug", version("werkzeug")),
@@ -52,13 +59,17 @@ def machine() -> list[tuple[str, str]]:
 def collect() -> tuple[list[dict[str, str]], list[str]]:
     rows: list[dict[str, str]] = []
     missing = []
+    NOTES.clear()
     for name in MODULES:
         if importlib.util.find_spec(f"benchmarks.{name}") is None:
             missing.append(name)
             continue
         started = time.monotonic()
         print(f"running {name} ...", file=sys.stderr, flush=True)
-        for row in importlib.import_module(f"benchmarks.{name}").run():
+        module = importlib.import_module(f"benchmarks.{name}")
+        if getattr(module, "NOTES", ""):
+            NOTES.append(module.NOTES.strip())
+        for row in module.run():
             known = {k: str(row[k]) for k in COLUMNS if k in row}
             extra = [(k, v) for k, v in row.items() if k not in COLUMNS]
             if extra and "value" not in known:  # a module's own columns: first one names it
@@ -80,6 +91,8 @@ def main() -> None:
     rows, missing = collect()
     about = "\n".join(f"- {k}: {v}" for k, v in machine())
     note = f"\n\nNot measured (module missing): {', '.join(missing)}." if missing else ""
+    if NOTES:
+        note += "\n\n## Notes\n\n" + "\n\n".join(NOTES)
     report = (
         "# Benchmark results\n\nWritten by `make bench` (benchmarks/run.py). Every figure comes "
         "from the same run on this machine; the ratios are what carries over to others.\n\n"

@@ -188,23 +188,49 @@ def read_body(limit: int, what: str = "request body") -> bytes:
     :raises RequestRefused: 413 when larger (by Content-Length or actual size: Werkzeug
         would silently truncate), 400 when the body breaks off or its framing is invalid.
     """
-    too_large = errors.RequestRefused(
-        f"{what} is larger than {limit} bytes", code="too_large", status=413
-    )
+    environ = request.environ
+    length = environ.get("CONTENT_LENGTH", "")
+    if length.isdigit() and "HTTP_TRANSFER_ENCODING" not in environ:
+        # The common case, read the fast way: exactly Content-Length bytes straight from the
+        # server's input, as PEP 3333 allows (Werkzeug's stream costs more than the rest).
+        size = int(length)
+        if size > limit:
+            raise _too_large(what, limit)
+        app_limit = request.max_content_length
+        if app_limit is None or size <= app_limit:
+            return _read_exactly(environ, size, what)
     if (request.content_length or 0) > limit:
-        raise too_large
+        raise _too_large(what, limit)
     try:
         body = request.stream.read(limit + 1)
     except RequestEntityTooLarge:
-        raise too_large from None
+        raise _too_large(what, limit) from None
     except Exception as exc:  # each server has its own: OSError, ClientDisconnected, gunicorn's
         log.info("unreadable %s: %s", what, type(exc).__name__)
         raise errors.RequestRefused(
             f"{what} is incomplete or malformed", code="invalid_body"
         ) from None
     if len(body) > limit:
-        raise too_large
+        raise _too_large(what, limit)
     return body
+
+
+def _too_large(what: str, limit: int) -> errors.RequestRefused:
+    return errors.RequestRefused(
+        f"{what} is larger than {limit} bytes", code="too_large", status=413
+    )
+
+
+def _read_exactly(environ: dict[str, Any], size: int, what: str) -> bytes:
+    """``size`` bytes of the server's input. :raises RequestRefused: 400 when fewer come."""
+    try:
+        body = environ["wsgi.input"].read(size) if size else b""
+    except Exception as exc:  # each server has its own: OSError, ClientDisconnected, gunicorn's
+        log.info("unreadable %s: %s", what, type(exc).__name__)
+        body = b""
+    if len(body) != size:
+        raise errors.RequestRefused(f"{what} is incomplete or malformed", code="invalid_body")
+    return bytes(body)
 
 
 def read_options() -> dict[str, Any]:

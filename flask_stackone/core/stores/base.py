@@ -15,6 +15,7 @@ Any object with these three methods can be a store (``STACKONE_DELIVERY_STORE``)
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from typing import Literal, Protocol
@@ -35,6 +36,21 @@ class DeliveryStore(Protocol):
     def release(self, key: str) -> None: ...
 
 
+def _new_process_tag() -> None:
+    """Random per process, drawn again in a forked child (gunicorn's workers), so no two
+    processes on any host ever hand out the same token."""
+    global _process_tag, _claims
+    _process_tag = os.urandom(8).hex() + "-"
+    _claims = itertools.count(1)  # next() on it is atomic: threads share it safely
+
+
+_process_tag = ""
+_claims = itertools.count(1)
+_new_process_tag()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_process_tag)
+
+
 class ClaimTokens:
     """The claim tokens a store's caller holds, one map per thread (the route claims,
     then remembers or releases, in one thread), so two threads of one process that take
@@ -51,8 +67,8 @@ class ClaimTokens:
 
     @staticmethod
     def new() -> str:
-        """A token no other claim has: 96 random bits."""
-        return os.urandom(12).hex()
+        """A token no other claim has: this process's 64 random bits, then a count."""
+        return f"{_process_tag}{next(_claims):x}"
 
     def hold(self, key: str, token: str) -> None:
         """This thread now holds the claim of ``key`` under ``token``."""

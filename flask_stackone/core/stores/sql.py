@@ -32,6 +32,8 @@ T = TypeVar("T")
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433}
 #: Dialects whose ``insert()`` offers ``on_conflict_do_update(where=...)``.
 UPSERT_DIALECTS = ("postgresql", "sqlite")
+#: The values a call gives; every other parameter is a constant of the statement.
+OUR_PARAMETERS = ("the_key", "the_token", "the_lease", "the_ttl", "the_now")
 #: Prune rows past their expiry once every this many remembers of one process.
 PRUNE_EVERY = 1000
 
@@ -54,6 +56,11 @@ class SQLDeliveryStore:
         ``db.engine``) or a database URL such as ``postgresql+psycopg://user:pw@db/app``.
         An engine built here waits at most ``timeout`` seconds to connect.
     :param table: the table's name; it is created when missing.
+    :param synchronous_commit: on PostgreSQL, ``False`` (the default) lets the store's own
+        writes commit without waiting for the disk, as PostgreSQL's ``synchronous_commit =
+        off`` does for them alone: an app crash loses nothing; a crash of the database server
+        may forget the last fraction of a second of claims and done marks, so a repeat of one
+        of those deliveries would run once more. ``True``: every write waits for the disk.
     :raises StoreUnavailable: from every method while the database cannot be reached.
     """
 
@@ -65,7 +72,9 @@ class SQLDeliveryStore:
         ttl: float = 7 * DAY,
         lease: float = 60.0,
         timeout: float = 5.0,
+        synchronous_commit: bool = False,
     ) -> None:
+        self.synchronous_commit = synchronous_commit
         self._owns_engine = isinstance(engine_or_url, (str, sa.URL))
         if self._owns_engine:
             engine_or_url = _create_engine(sa.make_url(engine_or_url), timeout)
@@ -86,10 +95,12 @@ class SQLDeliveryStore:
             sa.MetaData(),
             sa.Column("key", sa.String(255), primary_key=True),
             sa.Column("state", sa.String(8), nullable=False),  # "claimed" or "done"
-            sa.Column("token", sa.String(32)),  # the claim's, None on a done mark
+            sa.Column("token", sa.String(40)),  # the claim's, None on a done mark
             sa.Column("expires", sa.Double, nullable=False),  # seconds since the epoch
         )  # no index on ``expires``: one b-tree per write; the rare prune scans the table
         self._server_clock = dialect == "postgresql"
+        self._dbapi = engine_or_url.dialect.loaded_dbapi
+        self._sql: dict[str, _Statement] = {}
         self._statements(dialect)
 
     def __repr__(self) -> str:
@@ -150,18 +161,32 @@ class SQLDeliveryStore:
         )
         if self._upsert:
             module = importlib.import_module(f"sqlalchemy.dialects.{dialect}")
-            claim = module.insert(t).values(
-                key=key, state="claimed", token=token, expires=now + lease
-            )
+            quick = None
+            if dialect == "postgresql" and not self.synchronous_commit:
+                # this statement's transaction only: the app's own commits keep their setting
+                quick = sa.select(
+                    sa.func.set_config("synchronous_commit", "off", sa.true())
+                ).subquery("quick")
+
+            def row(**values: Any) -> Any:
+                if quick is None:
+                    return module.insert(t).values(**values)
+                rows = sa.select(
+                    *(
+                        sa.cast(v, c.type) if isinstance(v, str) else v
+                        for c, v in ((t.c[k], v) for k, v in values.items())
+                    )
+                )
+                return module.insert(t).from_select(list(values), rows.select_from(quick))
+
+            claim = row(key=key, state="claimed", token=token, expires=now + lease)
             self._upsert_claim = claim.on_conflict_do_update(
                 index_elements=[t.c.key],
                 set_={"state": "claimed", "token": claim.excluded.token,
                       "expires": claim.excluded.expires},
                 where=self._claimable,
             ).returning(t.c.key)  # fmt: skip
-            done = module.insert(t).values(
-                key=key, state="done", token=sa.null(), expires=now + ttl
-            )
+            done = row(key=key, state="done", token=sa.null(), expires=now + ttl)
             self._upsert_done = done.on_conflict_do_update(
                 index_elements=[t.c.key],
                 set_={"state": "done", "token": sa.null(), "expires": done.excluded.expires},
@@ -177,26 +202,42 @@ class SQLDeliveryStore:
             params["the_now"] = time.time()
         return params
 
-    def _run(self, operation: Callable[[sa.Connection], T]) -> T:
-        """Run ``operation`` on a pooled connection in autocommit mode; a connection the
-        database dropped meanwhile (it restarted) is replaced once, then it gives up."""
+    def _run(self, operation: Callable[[_Session], T]) -> T:
+        """Run ``operation`` on a connection of the engine's pool, each statement committed
+        at once; a connection the database dropped meanwhile (it restarted) is replaced once,
+        then it gives up.
+
+        The statements were compiled once for the engine's dialect, and run on the driver's
+        own connection: SQLAlchemy's execution layer would cost more than the rest together.
+        """
         if self._pid != os.getpid():  # a forked worker: never share the parent's sockets
             self._base.dispose(close=False)
             self._pid = os.getpid()
         for attempt in (1, 2):
             try:
-                with self._engine.connect() as connection:
-                    return operation(connection)
-            except sa_errors.DBAPIError as exc:
-                if attempt == 1 and exc.connection_invalidated:
-                    continue
-                if exc.connection_invalidated or isinstance(
-                    exc, (sa_errors.OperationalError, sa_errors.InterfaceError)
-                ):
-                    raise self._unavailable(exc.orig) from exc
-                raise
+                raw = self._base.raw_connection()
+            except sa_errors.DBAPIError as exc:  # connecting failed: SQLAlchemy wrapped it
+                raise self._unavailable(exc.orig) from exc
             except sa_errors.TimeoutError as exc:  # no pooled connection came free in time
                 raise self._unavailable(exc) from exc
+            except self._dbapi.Error as exc:  # connecting failed, as the driver said it
+                raise self._unavailable(exc) from exc
+            session = _Session(raw, self._dbapi)
+            try:
+                result = operation(session)
+                session.commit()
+                return result
+            except self._dbapi.Error as exc:
+                if self._base.dialect.is_disconnect(exc, raw.dbapi_connection, session.cursor):
+                    raw.invalidate(exc)
+                    if attempt == 1:
+                        continue
+                    raise self._unavailable(exc) from exc
+                if isinstance(exc, (self._dbapi.OperationalError, self._dbapi.InterfaceError)):
+                    raise self._unavailable(exc) from exc
+                raise
+            finally:
+                session.close()
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _unavailable(self, cause: BaseException | None) -> StoreUnavailable:
@@ -215,36 +256,46 @@ class SQLDeliveryStore:
         :raises StoreUnavailable: when the database cannot be reached.
         """
 
-        def create(connection: sa.Connection) -> None:
-            try:
-                self.table.create(connection, checkfirst=True)
-            except sa_errors.DBAPIError as exc:  # another worker created it meanwhile
-                if isinstance(exc, sa_errors.OperationalError) and exc.connection_invalidated:
-                    raise
-                if not sa.inspect(connection).has_table(self.table.name):
-                    raise
-            connection.execute(self._prune, self._params())
-
-        self._run(create)
+        try:
+            with self._engine.connect() as connection:
+                try:
+                    self.table.create(connection, checkfirst=True)
+                except sa_errors.DBAPIError as exc:  # another worker created it meanwhile
+                    if exc.connection_invalidated or not sa.inspect(connection).has_table(
+                        self.table.name
+                    ):
+                        raise
+        except sa_errors.DBAPIError as exc:
+            if exc.connection_invalidated or isinstance(
+                exc, (sa_errors.OperationalError, sa_errors.InterfaceError)
+            ):
+                raise self._unavailable(exc.orig) from exc
+            raise
+        except sa_errors.TimeoutError as exc:
+            raise self._unavailable(exc) from exc
+        self._compile()
+        self._run(lambda session: session.execute(self._sql["prune"], self._params()))
 
     def claim(self, key: str) -> ClaimResult:
         token = self._tokens.new()
         params = self._params(key=key, token=token)
+        sql = self._compiled()
 
-        def claim(connection: sa.Connection) -> ClaimResult | None:
+        def claim(session: _Session) -> ClaimResult | None:
             if self._upsert:
-                taken = connection.execute(self._upsert_claim, params).first() is not None
+                taken = session.execute(sql["upsert_claim"], params).fetchone() is not None
             else:
                 try:
-                    taken = connection.execute(self._insert_claim, params).rowcount
-                except sa_errors.IntegrityError:
-                    taken = connection.execute(self._retake, params).rowcount
+                    taken = session.execute(sql["insert_claim"], params).rowcount > 0
+                except self._dbapi.IntegrityError:
+                    session.rollback()
+                    taken = session.execute(sql["retake"], params).rowcount > 0
             if taken:
                 return "claimed"
-            state = connection.execute(self._select, params).scalar()
-            if state is None:  # released between the two statements: try again
+            row = session.execute(sql["select"], params).fetchone()
+            if row is None:  # released between the two statements: try again
                 return None
-            return "done" if state == "done" else "busy"
+            return "done" if row[0] == "done" else "busy"
 
         while (result := self._run(claim)) is None:
             params = self._params(key=key, token=token)
@@ -255,24 +306,107 @@ class SQLDeliveryStore:
     def remember(self, key: str) -> None:
         params = self._params(key=key, token=self._tokens.take(key) or "")
         prune = next(self._remembers) % PRUNE_EVERY == 0  # now and then, not every time
+        sql = self._compiled()
 
-        def remember(connection: sa.Connection) -> None:
+        def remember(session: _Session) -> None:
             if self._upsert:
-                connection.execute(self._upsert_done, params)
-            elif not connection.execute(self._mark_done, params).rowcount:
-                # fails on another worker's live claim: it remembers or releases itself
-                with contextlib.suppress(sa_errors.IntegrityError):
-                    connection.execute(self._insert_done, params)
+                session.execute(sql["upsert_done"], params)
+            elif not session.execute(sql["mark_done"], params).rowcount:
+                try:
+                    session.execute(sql["insert_done"], params)
+                except self._dbapi.IntegrityError:  # another worker's live claim: it
+                    session.rollback()  # remembers or releases for itself
             if prune:
-                connection.execute(self._prune, params)
+                session.execute(sql["prune"], params)
 
         self._run(remember)
 
     def release(self, key: str) -> None:
         token = self._tokens.take(key)
         if token is not None:
-            params = {"the_key": key, "the_token": token}
-            self._run(lambda connection: connection.execute(self._release, params))
+            params = self._params(key=key, token=token)
+            sql = self._compiled()
+            self._run(lambda session: session.execute(sql["release"], params))
+
+    # -- statements compiled once ---------------------------------------------------------------
+
+    def _compiled(self) -> dict[str, _Statement]:
+        if not self._sql:
+            self._compile()
+        return self._sql
+
+    def _compile(self) -> None:
+        dialect = self._base.dialect
+        statements = {
+            "select": self._select,
+            "release": self._release,
+            "prune": self._prune,
+            "insert_claim": self._insert_claim,
+            "insert_done": self._insert_done,
+            "retake": self._retake,
+            "mark_done": self._mark_done,
+        }
+        if self._upsert:
+            statements.update(upsert_claim=self._upsert_claim, upsert_done=self._upsert_done)
+        self._sql = {name: _Statement(st, dialect) for name, st in statements.items()}
+
+
+class _Statement:
+    """One statement compiled for one dialect: its SQL text, and how to lay out parameters
+    (the driver's own style, constants bound in the statement filled in)."""
+
+    def __init__(self, statement: Any, dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self.defaults = compiled.construct_params(dict.fromkeys(OUR_PARAMETERS))
+        escaped = getattr(compiled, "escaped_bind_names", None) or {}
+        self.names = [(name, escaped.get(name, name)) for name in self.defaults]
+        self.positions = compiled.positiontup if dialect.positional else None
+
+    def parameters(self, values: dict[str, Any]) -> Any:
+        merged = {name: values.get(name, default) for name, default in self.defaults.items()}
+        if self.positions is not None:
+            return tuple(merged[name] for name in self.positions)
+        return {escaped: merged[name] for name, escaped in self.names}
+
+
+class _Session:
+    """A pooled driver connection for one operation: statements committed at once
+    (``autocommit`` where the driver has it, else a commit after the operation)."""
+
+    def __init__(self, raw: Any, dbapi: Any) -> None:
+        self.raw = raw
+        self.cursor: Any = None
+        driver = raw.driver_connection
+        self._driver = driver
+        self._autocommit = getattr(driver, "autocommit", None) is False  # psycopg and others
+        if self._autocommit:
+            driver.autocommit = True
+
+    def execute(self, statement: _Statement, values: dict[str, Any]) -> Any:
+        if self.cursor is None:
+            self.cursor = self.raw.cursor()
+        self.cursor.execute(statement.sql, statement.parameters(values))
+        return self.cursor
+
+    def rollback(self) -> None:
+        if not self._autocommit:
+            self.raw.rollback()
+
+    def commit(self) -> None:
+        if not self._autocommit:
+            self.raw.commit()
+
+    def close(self) -> None:
+        try:
+            if self.cursor is not None:
+                self.cursor.close()
+            if self._autocommit:
+                self._driver.autocommit = False  # the pool's next user gets it as it was
+        except Exception:  # noqa: S110 - a dead connection: the pool replaces it
+            pass
+        finally:
+            self.raw.close()
 
 
 def _create_engine(url: sa.URL, timeout: float) -> sa.Engine:
