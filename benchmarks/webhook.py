@@ -1,7 +1,8 @@
 """Webhook cost: verify + parse + dispatch per event in process, and the webhook route's
 throughput under gunicorn against a bare Flask route returning 200 (same server, same
 workers, same load generator: threads making one HTTP/1.1 request per connection, as
-gunicorn's default sync workers close each connection)."""
+gunicorn's default sync workers close each connection), for each delivery store: in memory,
+SQLite, Redis and PostgreSQL (their servers started as the tests start them)."""
 
 from __future__ import annotations
 
@@ -27,24 +28,34 @@ from tests.gunicorn_server import gunicorn
 from .bench_app import WEBHOOK_SECRET, create_app
 
 NOTES = """
-**Where the webhook route's time goes** (py-spy on a gunicorn worker under load, and cProfile
-and CPU timers on WSGI calls in process; see the "CPU per WSGI call" rows). Under gunicorn most
-of every request, for both routes, is gunicorn's own HTTP handling (parsing, writing, the
-graceful close) and Flask's request context; the webhook route then adds the HMAC check, the
-JSON parse into an event, the two signals and the store's claim and done mark. Before tuning,
-the body was read through Werkzeug's stream (a quarter of the route's own cost: it is now read
-straight from the server's input when `Content-Length` is given) and the SQL store spent about
-three times the database round trip in SQLAlchemy's execution layer per statement (it now runs
-statements compiled once on the driver's pooled connection), with every commit waiting for the
-disk (the store's own writes now commit asynchronously on PostgreSQL). Redis: two round trips
-per delivery (the claim, then the done mark), redis-py's parser in C (hiredis) halves its
-CPU. With sync workers each round trip to Redis or PostgreSQL is time the worker waits, so the
-shared stores' ratios fall furthest when the machine is busy with other work.
+**Two ratios per store.** "webhook / bare throughput" is requests per second of the webhook
+route over those of a bare Flask route on the same gunicorn (4 sync workers: gunicorn's advice
+of about two per core), the median of six back-to-back pairs of rounds. On a machine shared with
+other work it swings from round to round with the CPU share left over. "bare / webhook CPU per
+request" counts the CPU time of every process involved (load generator, gunicorn's workers, the
+Redis or PostgreSQL server and its backends) per request: the throughput ratio that the CPU cost
+alone allows, steadier under load. Neither counts time a worker spends waiting for Redis or
+PostgreSQL to answer, which more workers cover.
+
+**Where the webhook route's time goes** (py-spy on a gunicorn worker under load, cProfile and
+CPU timers on WSGI calls in process: the "CPU per WSGI call" rows). For both routes most of each
+request is gunicorn's own HTTP handling (parsing, writing, the graceful close) and Flask's
+request context; the webhook route adds the HMAC check, the JSON parse into an event, the
+signals and the store's claim and done mark. Found and fixed before these figures: the body was
+read through Werkzeug's stream (a quarter of the route's own cost; it is now read straight from
+the server's input when `Content-Length` is given); the SQL store spent about twice the database
+round trip in SQLAlchemy's execution layer per statement (it now runs statements compiled once
+on the driver's pooled connection) and every commit waited for the disk (on PostgreSQL the
+store's own writes now commit asynchronously); redis-py's pure-Python reply parser (hiredis, its
+C parser, comes with the `redis` extra and halves the client's CPU per call). What is left for
+Redis and PostgreSQL is two round trips per delivery (the claim before the receivers, the done
+mark after them): under a sync worker, py-spy shows half of the route's time spent sending to
+and reading from the server, most of it waiting for the server process to be scheduled.
 """
 
 EVENTS = 20_000
 DURATION = 6.0
-WORKERS = 2
+WORKERS = 4
 CLIENT_THREADS = 8
 
 
@@ -126,9 +137,9 @@ def _load(
     bodies: list[tuple[bytes, str]],
     duration: float,
     numbers: Iterator[int] | None = None,
-) -> tuple[float, int]:
-    """Requests per second for ``duration`` seconds; also the count of non-2xx answers.
-    ``numbers`` picks the bodies: share one across rounds so no event is sent twice."""
+) -> tuple[float, int, int]:
+    """Requests per second for ``duration`` seconds, the count of non-2xx answers and of
+    requests. ``numbers`` picks the bodies: share one across rounds so no event is sent twice."""
     numbers = numbers if numbers is not None else count()
     stop = time.monotonic() + duration
     done = [0] * CLIENT_THREADS
@@ -152,7 +163,7 @@ def _load(
         thread.start()
     for thread in threads:
         thread.join()
-    return sum(done) / (time.monotonic() - started), sum(failed)
+    return sum(done) / (time.monotonic() - started), sum(failed), sum(done)
 
 
 #: Each store measured: label, what ``STACKONE_DELIVERY_STORE`` gets, the target ratio.
@@ -166,18 +177,47 @@ ROUNDS = 6
 
 
 @contextmanager
-def store_setting(kind: str, instance: str) -> Iterator[str | None]:
-    """The setting for one kind of store, with its server running meanwhile."""
+def store_setting(kind: str, instance: str) -> Iterator[tuple[str | None, list[int]]]:
+    """The setting for one kind of store, with its server running meanwhile, and the
+    server's process (its CPU time counts too)."""
     if kind == "memory":
-        yield None
+        yield None, []
     elif kind == "sqlite":
-        yield "deliveries.db"
+        yield "deliveries.db", []
     elif kind == "redis":
         with servers.redis_server() as server:
-            yield server.url
+            assert server.process is not None
+            yield server.url, [server.process.pid]
     else:  # durable, as in production: fsync and synchronous commits on
         with servers.postgres_server(fsync=True) as server:
-            yield server.url
+            with open(os.path.join(server.data, "postmaster.pid")) as pid_file:
+                postmaster = int(pid_file.readline())
+            yield server.url, [postmaster]
+
+
+def _cpu_seconds(roots: list[int]) -> float:
+    """CPU time used so far by this process (the load generator) and by the process trees
+    under ``roots`` (gunicorn's master and workers, the store's server and its backends)."""
+    parents: dict[int, int] = {}
+    used: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        used[int(entry)] = int(fields[11]) + int(fields[12])  # utime + stime, in ticks
+    tree, grown = set(roots), True
+    while grown:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grown = bool(more)
+    own = os.times()
+    ticks = sum(used.get(pid, 0) for pid in tree)
+    return own.user + own.system + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def under_gunicorn() -> list[dict[str, str]]:
@@ -186,8 +226,8 @@ def under_gunicorn() -> list[dict[str, str]]:
         name = f"gunicorn ({WORKERS} sync workers), {label}"
         with tempfile.TemporaryDirectory() as instance:
             try:
-                with store_setting(kind, instance) as store:
-                    rates, failures = _measure(store, instance, label)
+                with store_setting(kind, instance) as (store, store_pids):
+                    rates, cpu, failures = _measure(store, store_pids, instance, label)
             except BaseException as exc:  # a server that is not installed: pytest's skip
                 if isinstance(exc, KeyboardInterrupt):
                     raise
@@ -199,37 +239,50 @@ def under_gunicorn() -> list[dict[str, str]]:
         paired = [w / b for b, w in zip(rates["bare"], rates["webhook"], strict=True)]
         ratio = median(paired)  # each round's pair ran back to back: drift cancels out
         ratios = ", ".join(f"{r:.2f}" for r in paired)
+        cpu_bare, cpu_hook = median(cpu["bare"]), median(cpu["webhook"])
         rows += [
-            {"benchmark": name, "measure": "bare Flask route", "value": f"{bare:.0f} req/s"},
+            {"benchmark": name, "measure": "bare Flask route", "value": f"{bare:.0f} req/s",
+             "note": f"{cpu_bare * 1e6:.0f} µs CPU per request, all processes"},
             {"benchmark": name, "measure": "webhook route (distinct signed events)",
-             "value": f"{hook:.0f} req/s"},
+             "value": f"{hook:.0f} req/s",
+             "note": f"{cpu_hook * 1e6:.0f} µs CPU per request, all processes"},
             {"benchmark": name, "measure": "webhook / bare throughput", "value": f"{ratio:.2f}",
              "target": f">= {target:.2f}",
              "note": f"{'met' if ratio >= target else 'NOT met'}; median of rounds {ratios}; "
                      f"{failures} non-2xx answers"},
+            {"benchmark": name, "measure": "bare / webhook CPU per request",
+             "value": f"{cpu_bare / cpu_hook:.2f}",
+             "note": "the throughput ratio the CPU cost allows, whatever else runs on the machine"},
         ]  # fmt: skip
     return rows
 
 
-def _measure(store: str | None, instance: str, label: str) -> tuple[dict[str, list[float]], int]:
-    """Requests per second of the bare route and of the webhook route, interleaved rounds."""
+def _measure(
+    store: str | None, store_pids: list[int], instance: str, label: str
+) -> tuple[dict[str, list[float]], dict[str, list[float]], int]:
+    """Requests per second and CPU seconds per request (load generator, gunicorn and the
+    store's server together) of the bare route and of the webhook route, interleaved rounds."""
     spec = f"benchmarks.bench_app:create_app(store={store!r})"
     with gunicorn(spec, workers=WORKERS, env={"BENCH_INSTANCE": instance}) as server:
+        assert server.process is not None
+        roots = [server.process.pid, *store_pids]
         port = server.port
         bodies = _bodies(60_000, f"acc_{label.split()[0].lower()}")
         _load(port, "/bare", bodies, 0.5)  # warm up both routes
         _load(port, "/stackone/webhooks", bodies[-2000:], 0.5)
         rates: dict[str, list[float]] = {"bare": [], "webhook": []}
+        cpu: dict[str, list[float]] = {"bare": [], "webhook": []}
         failures = 0
         fresh = count()  # every webhook request a new event, never a duplicate
         for _ in range(ROUNDS):  # interleaved, so drift hits both alike
-            rate, bad = _load(port, "/bare", bodies, DURATION / ROUNDS)
-            rates["bare"].append(rate)
-            failures += bad
-            rate, bad = _load(port, "/stackone/webhooks", bodies, DURATION / ROUNDS, fresh)
-            rates["webhook"].append(rate)
-            failures += bad
-    return rates, failures
+            for route, path, numbers in (("bare", "/bare", None),
+                                         ("webhook", "/stackone/webhooks", fresh)):  # fmt: skip
+                before = _cpu_seconds(roots)
+                rate, bad, requests = _load(port, path, bodies, DURATION / ROUNDS, numbers)
+                cpu[route].append((_cpu_seconds(roots) - before) / max(requests, 1))
+                rates[route].append(rate)
+                failures += bad
+    return rates, cpu, failures
 
 
 def run() -> list[dict[str, str]]:

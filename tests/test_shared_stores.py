@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from flask_stackone import ConfigurationError, account_created, get_state, make_blueprint
+from flask_stackone import (
+    ConfigurationError,
+    StoreUnavailable,
+    account_created,
+    get_state,
+    make_blueprint,
+)
 from flask_stackone.core.stores import open_store
 from flask_stackone.testing import make_event, post_event
 
@@ -171,3 +177,41 @@ def test_the_stores_package_imports_no_driver() -> None:
         "sorted(m for m in sys.modules if m.split('.')[0] in ('redis', 'sqlalchemy', 'flask'))"
     )
     subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603
+
+
+class FailingAfterClaim:
+    """A store that claims, then cannot be reached for the done mark or the release."""
+
+    def __init__(self) -> None:
+        self.claimed: list[str] = []
+
+    def claim(self, key: str) -> str:
+        self.claimed.append(key)
+        return "claimed"
+
+    def remember(self, key: str) -> None:
+        raise StoreUnavailable("the database at db:5432 cannot be reached", address="db:5432")
+
+    release = remember
+
+
+def test_a_store_lost_after_the_receivers_ran_still_acknowledges(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app, runs = counting_app(FailingAfterClaim())
+    answer = post_event(app.test_client(), make_event("account.created", account_id="acc_late"))
+    assert answer.get_json() == {"ok": True}, "the receivers ran: a 503 would run them again"
+    assert runs == ["acc_late"]
+    assert any("handled but not remembered" in r.getMessage() for r in caplog.records)
+
+
+def test_a_store_lost_before_a_release_still_answers_the_receivers_failure() -> None:
+    app, _runs = counting_app(FailingAfterClaim())
+
+    @account_created.connect_via(app, weak=False)
+    def fail(sender: Flask, event: Any, **extra: Any) -> None:
+        raise RuntimeError("the receiver's own database is down")
+
+    answer = post_event(app.test_client(), make_event("account.created", account_id="acc_fail"))
+    assert answer.status_code == 500
+    assert answer.get_json()["error"] == "receiver_failed"
