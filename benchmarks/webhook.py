@@ -34,7 +34,7 @@ of about two per core), the median of six back-to-back pairs of rounds. On a mac
 other work it swings from round to round with the CPU share left over. "bare / webhook CPU per
 request" counts the CPU time of every process involved (load generator, gunicorn's workers, the
 Redis or PostgreSQL server and its backends) per request: the throughput ratio that the CPU cost
-alone allows, steadier under load. Neither counts time a worker spends waiting for Redis or
+alone allows, steadier under load; it leaves out the time a worker waits for Redis or
 PostgreSQL to answer, which more workers cover.
 
 **Where the webhook route's time goes** (py-spy on a gunicorn worker under load, cProfile and
