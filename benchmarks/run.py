@@ -43,11 +43,6 @@ def machine() -> list[tuple[str, str]]:
         ("CPU", f"{cpu_model()}, {os.cpu_count()} cores"),
         ("Load average at the start (1, 5, 15 min)", " ".join(f"{v:.1f}" for v in os.getloadavg())),
         ("System", f"{platform.system()} {platform.release()}"),
-        (
-            "Load average at start (1, 5, 15 min)",
-            ", ".join(f"{x:.1f}" for x in os.getloadavg()) + " (the machine is shared: "
-            "figures under load are lower and noisier; ratios within a run still compare)",
-        ),
         ("Python", platform.python_version()),
         ("Flask", version("flask")),
         ("Werkzeug", version("werkzeug")),

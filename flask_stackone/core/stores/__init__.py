@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import ConfigurationError, StoreUnavailable
 from .base import ClaimResult, DeliveryStore
@@ -113,10 +113,10 @@ def _is_instance(value: Any, module: str, name: str) -> bool:
     return loaded is not None and isinstance(value, getattr(loaded, name))
 
 
-def _reachable(store: Any, setting: str) -> Any:
+def _reachable(store: Any, setting: str) -> DeliveryStore:
     """The store, once it answered (a SQL store also creates its table now)."""
     try:
         store.check()
     except StoreUnavailable as exc:
         raise ConfigurationError(f"{setting}: {exc}") from None
-    return store
+    return cast(DeliveryStore, store)
