@@ -147,9 +147,12 @@
       root.addEventListener("error", (event) => this.onImageError(event), true);
       root.addEventListener("stackone:linked", (event) => this.onLinked(event));
       if (this.dialog) {
-        this.dialog.addEventListener("close", (event) => {
-          if (event.target === this.dialog) this.closeHub();
-        });
+        // Escape: clean up at once, not in the later task where "close" fires.
+        for (const type of ["cancel", "close"]) {
+          this.dialog.addEventListener(type, (event) => {
+            if (event.target === this.dialog) this.closeHub();
+          });
+        }
         // The Hub's own Close button (after a success): the glue would start a new
         // session; this panel closes its dialog instead, before the glue sees the event.
         this.hubSlot.addEventListener(
