@@ -238,11 +238,8 @@ def read_settings(
             raise ConfigurationError(f"{prefix}{key} has invalid entries: {bad!r}")
         return values
 
-    def flag(key: str) -> bool:
-        value = get(key)
-        if isinstance(value, str):
-            return value.strip().lower() in ("1", "true", "yes", "on")
-        return bool(value)
+    def flag(key: str) -> bool:  # a typo must never switch a check off silently
+        return parse_flag(get(key), prefix + key)
 
     def hub_script_url() -> str | None:
         value = get("HUB_SCRIPT_URL")

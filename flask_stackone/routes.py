@@ -190,7 +190,7 @@ def read_body(limit: int, what: str = "request body") -> bytes:
     """
     environ = request.environ
     length = environ.get("CONTENT_LENGTH", "")
-    if length.isdigit() and "HTTP_TRANSFER_ENCODING" not in environ:
+    if length.isascii() and length.isdigit() and "HTTP_TRANSFER_ENCODING" not in environ:
         # The common case, read the fast way: exactly Content-Length bytes straight from the
         # server's input, as PEP 3333 allows (Werkzeug's stream costs more than the rest).
         size = int(length)

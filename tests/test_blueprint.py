@@ -353,3 +353,12 @@ def test_a_late_value_beaten_by_an_explicit_argument_is_no_error(api):
     app.config["STACKONE_API_KEY"] = "ignored: the argument wins"
     response = post_event(app.test_client(), make_event("account.created"))
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("value", ["y", "enabled", "True.", "2"])
+def test_require_owner_typo_is_refused_not_silently_off(tmp_path, value):
+    """A security switch: a value that is neither on nor off is refused, never read as off."""
+    from flask_stackone import errors
+
+    with pytest.raises(errors.ConfigurationError):
+        build_app(instance_path=str(tmp_path), STACKONE_ONBOARDING_REQUIRE_OWNER=value)

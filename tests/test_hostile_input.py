@@ -14,13 +14,15 @@ from pathlib import Path
 
 import pytest
 import requests
+import responses
 from itsdangerous import URLSafeSerializer
+from werkzeug.serving import make_server
 
 from flask_stackone import Owner, account_created, onboarding_link
 from flask_stackone.services import onboarding as auth_links_module
 from flask_stackone.testing import make_event, record_events, sign
 
-from .conftest import API, WEBHOOK_SECRET, assert_no_secret, build_app
+from .conftest import API, SESSION, WEBHOOK_SECRET, assert_no_secret, build_app
 from .gunicorn_server import gunicorn
 from .hostapp import create_app, runs_db
 from .live_server import serve
@@ -591,3 +593,51 @@ def test_the_accounts_panel_routes_refuse_a_trailing_newline_too(api):
         listed = client.get(f"/stackone/accounts?{query}", headers=JSON_HEADERS)
         assert listed.status_code == 400, (query, listed.get_data())
     assert len(api.calls) == 0
+
+
+# -- hostile input found by review ----------------------------------------------------------
+
+BODY_ROUTES = [
+    "/stackone/connect-session",
+    "/stackone/webhooks",
+    "/stackone/accounts/acc_1/confirm",
+]
+
+
+@pytest.mark.parametrize("length", ["\xb2", "\xb9", "\xb3"])  # latin-1 superscript digits
+@pytest.mark.parametrize("path", BODY_ROUTES)
+def test_superscript_content_length_is_not_a_500(tmp_path, path, length):
+    """str.isdigit() is True for '²' but int('²') raises: never a 500 for it."""
+    app = build_app(instance_path=str(tmp_path))
+    app.testing = False
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as stackone:
+        stackone.post(f"{API}/connect_sessions", status=201, json=SESSION)
+        stackone.get(
+            f"{API}/accounts/acc_1",
+            json={"id": "acc_1", "provider": "bamboohr", "status": "active",
+                  "origin_owner_id": "org_1", "origin_owner_name": "Acme Ltd"},
+        )  # fmt: skip
+        rv = app.test_client().post(
+            path,
+            data=b"{}",
+            headers={"X-StackOne-Request": "1"},
+            environ_overrides={"CONTENT_LENGTH": length},
+        )
+    assert rv.status_code < 500, rv.get_data()
+
+
+def test_superscript_content_length_over_real_http_is_not_a_500(tmp_path):
+    app = build_app(instance_path=str(tmp_path))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.server_port), timeout=5) as sock:
+            sock.sendall(
+                b"POST /stackone/webhooks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                b"Content-Length: \xb2\r\n\r\n{}"
+            )
+            status_line = sock.recv(4096).split(b"\r\n", 1)[0]
+    finally:
+        server.shutdown()
+    assert b" 500 " not in status_line, status_line

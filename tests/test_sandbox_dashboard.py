@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from flask_stackone.sandbox import create_app, get_sandbox, stop_deliveries, wait_for_deliveries
 from flask_stackone.sandbox.accounts import STATUSES
 
-from .conftest import API_KEY, WEBHOOK_SECRET
+from .conftest import API_KEY, WEBHOOK_SECRET, build_app
 from .emulator import Receiver
 from .live_server import refused_port, serve
 
@@ -146,3 +146,10 @@ def test_bad_dashboard_actions_are_4xx(tmp_path: Path, path: str, status: int) -
         assert app.test_client().post(path, data={"status": "active"}).status_code == status
     finally:
         stop_deliveries(app)
+
+
+def test_sandbox_reset_refuses_origin_null(tmp_path):
+    """A sandboxed frame or a data: page posts with Origin: null: not this site."""
+    app = build_app(instance_path=str(tmp_path), STACKONE_SANDBOX=True)
+    rv = app.test_client().post("/stackone-sandbox/reset", headers={"Origin": "null"})
+    assert rv.status_code == 403

@@ -218,7 +218,7 @@ def _refuse_cross_site() -> None:
     """The dashboard's forms have no CSRF token: refuse posts from another site."""
     origin = request.headers.get("Origin")
     if request.headers.get("Sec-Fetch-Site") == "cross-site" or (
-        origin and origin != "null" and not _same_origin(origin + "/")
+        origin and not _same_origin(origin + "/")  # "null" (a sandboxed frame) is refused too
     ):
         abort(403)
 
