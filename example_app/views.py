@@ -161,6 +161,17 @@ def events() -> str:
     )
 
 
+def _refused_invitation(form: outbox.InvitationForm) -> tuple[str, int]:
+    """The integrations page again, with the form as filled in, answered 400."""
+    page = render_template(
+        "integrations.html",
+        accounts=accounts.list_accounts(get_db(), g.user["organisation_id"]),
+        providers=outbox.PROVIDERS,
+        invitation=form,
+    )
+    return page, 400
+
+
 @bp.post("/integrations/invitations")
 @login_required
 def invite() -> str | Response | tuple[str, int]:
@@ -169,15 +180,7 @@ def invite() -> str | Response | tuple[str, int]:
     if form.errors:
         for error in form.errors:
             flash(error, "error")
-        return (
-            render_template(
-                "integrations.html",
-                accounts=accounts.list_accounts(get_db(), g.user["organisation_id"]),
-                providers=outbox.PROVIDERS,
-                invitation=form,
-            ),
-            400,
-        )
+        return _refused_invitation(form)
     try:
         outbox.send_invitation(form)
     except InvalidOptionError as exc:  # e.g. a provider STACKONE_PROVIDERS does not offer
@@ -191,15 +194,7 @@ def invite() -> str | Response | tuple[str, int]:
             "Invitations cannot be sent from this address. Open Acme People at its usual address.",
             "error",
         )
-        return (
-            render_template(
-                "integrations.html",
-                accounts=accounts.list_accounts(get_db(), g.user["organisation_id"]),
-                providers=outbox.PROVIDERS,
-                invitation=form,
-            ),
-            400,
-        )
+        return _refused_invitation(form)
     flash(f"Onboarding link sent to {form.recipient}. It is in the outbox.", "success")
     return redirect(url_for("main.outbox_page"))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,6 +16,7 @@ from responses import matchers
 
 from flask_stackone import Owner, errors, make_blueprint
 from flask_stackone.core.client import is_local_url
+from flask_stackone.core.hub_script import HUB_VERSION, PINS
 
 API_KEY = "sk_test_VERYSECRETKEY_4f2a9c"
 WEBHOOK_SECRET = "whsec_test_secret"
@@ -129,6 +131,16 @@ def build_app(
     bp.owner_loader(lambda: owner)
     app.register_blueprint(bp)
     return app
+
+
+@pytest.fixture
+def installed(tmp_path: Path) -> Path:
+    """A hub folder the widget counts as installed (the pinned size; content not served)."""
+    folder = tmp_path / "hub" / HUB_VERSION
+    folder.mkdir(parents=True)
+    (folder / "webcomponent.js").write_bytes(b" " * PINS[HUB_VERSION].size)
+    (folder / "webcomponent.js.gz").write_bytes(b"")
+    return tmp_path / "hub"
 
 
 @pytest.fixture

@@ -40,16 +40,6 @@ class Elements(HTMLParser):
 
 
 @pytest.fixture
-def installed(tmp_path: Path) -> Path:
-    """A hub folder the widget counts as installed (the pinned size; content not served)."""
-    folder = tmp_path / "hub" / HUB_VERSION
-    folder.mkdir(parents=True)
-    (folder / "webcomponent.js").write_bytes(b" " * PINS[HUB_VERSION].size)
-    (folder / "webcomponent.js.gz").write_bytes(b"")
-    return tmp_path / "hub"
-
-
-@pytest.fixture
 def app(installed: Path) -> Flask:
     return build_app(STACKONE_HUB_DIR=str(installed))
 
