@@ -6,12 +6,17 @@ A claim is one ``SET key token NX PX lease``: atomic, so one worker wins, and th
 lapses by itself when the claimant dies. Remember and release are Lua scripts (atomic on
 the server) that check the claim's token first, so a worker whose lease ran out can never
 release or overwrite the claim another worker took since. Done marks live ``ttl`` seconds.
+
+Each thread sends its commands on a connection of its own, made by the client's pool: the
+client's per-command layer costs as much CPU as the round trip to Redis itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+import hashlib
+import os
+import threading
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis
@@ -20,10 +25,8 @@ from redis import exceptions as redis_errors
 from ..errors import StoreUnavailable
 from .base import DAY, ClaimResult, ClaimTokens
 
-T = TypeVar("T")
-
 #: The value of a done mark; a claim's value is its token.
-DONE = b"done"
+DONE = "done"
 
 #: KEYS[1] = the delivery; ARGV = token, ttl in ms. Done over this worker's claim, over no
 #: claim (the lease lapsed and nobody took it) or over a done mark; never over another
@@ -97,42 +100,82 @@ class RedisDeliveryStore:
         self.address = address_of(self.redis)
         self._ttl_ms = max(1, round(ttl * 1000))
         self._lease_ms = max(1, round(lease * 1000))
-        self._remember = self.redis.register_script(REMEMBER)
-        self._release = self.redis.register_script(RELEASE)
+        self._local = threading.local()
         self._tokens = ClaimTokens()
 
     def __repr__(self) -> str:
         return f"<RedisDeliveryStore {self.address}>"
 
-    def _call(self, operation: Callable[[], T]) -> T:
+    def _connection(self) -> Any:
+        """This thread's connection, made anew in a forked worker (never the parent's)."""
+        held = getattr(self._local, "held", None)
+        if held is None or held[0] != os.getpid():
+            held = self._local.held = (os.getpid(), self.redis.connection_pool.make_connection())
+        return held[1]
+
+    def _command(self, *args: Any) -> Any:
+        """Send one command and read its answer on this thread's connection.
+
+        A connection Redis dropped meanwhile (it restarted, or a replica took over) is
+        replaced once; a failure then, or a timeout, means Redis cannot be reached. After any
+        failure the connection is closed, so no late answer is read for the next command.
+        """
+        connection = self._connection()
+        for attempt in (1, 2):
+            try:
+                connection.send_command(*args)
+                return connection.read_response()
+            except UNREACHABLE as exc:
+                connection.disconnect()
+                if attempt == 1 and isinstance(exc, redis_errors.ConnectionError):
+                    continue
+                raise StoreUnavailable(
+                    f"Redis at {self.address} cannot be reached ({exc or type(exc).__name__})",
+                    address=self.address,
+                ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _script(self, script: str, sha: str, key: str, *args: Any) -> Any:
+        """Run a Lua script by its hash; send it whole when Redis does not know it (yet)."""
         try:
-            return operation()
-        except UNREACHABLE as exc:
-            raise StoreUnavailable(
-                f"Redis at {self.address} cannot be reached ({exc or type(exc).__name__})",
-                address=self.address,
-            ) from exc
+            return self._command("EVALSHA", sha, 1, self.prefix + key, *args)
+        except redis_errors.NoScriptError:
+            return self._command("EVAL", script, 1, self.prefix + key, *args)
 
     def check(self) -> None:
         """Ask Redis for an answer now. :raises StoreUnavailable: when none comes."""
-        self._call(self.redis.ping)
+        self._command("PING")
 
     def claim(self, key: str) -> ClaimResult:
         name = self.prefix + key
         token = self._tokens.new()
         while True:
-            if self._call(lambda: self.redis.set(name, token, nx=True, px=self._lease_ms)):
+            if self._command("SET", name, token, "NX", "PX", self._lease_ms) is not None:
                 self._tokens.hold(key, token)
                 return "claimed"
-            value = self._call(lambda: self.redis.get(name))
-            if value is not None:  # None: released or lapsed in between, so try again
-                return "done" if value == DONE or value == "done" else "busy"
+            value = self._command("GET", name)
+            if value is None:  # released or lapsed in between, so try again
+                continue
+            if isinstance(value, bytes):
+                value = value.decode()
+            if value == token:  # set before a dropped connection lost the answer: ours
+                self._tokens.hold(key, token)
+                return "claimed"
+            return "done" if value == DONE else "busy"
 
     def remember(self, key: str) -> None:
         token = self._tokens.take(key) or ""
-        self._call(lambda: self._remember(keys=[self.prefix + key], args=[token, self._ttl_ms]))
+        self._script(REMEMBER, _REMEMBER_SHA, key, token, self._ttl_ms)
 
     def release(self, key: str) -> None:
         token = self._tokens.take(key)
         if token is not None:
-            self._call(lambda: self._release(keys=[self.prefix + key], args=[token]))
+            self._script(RELEASE, _RELEASE_SHA, key, token)
+
+
+def _sha1(script: str) -> str:
+    return hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
+
+
+_REMEMBER_SHA = _sha1(REMEMBER)
+_RELEASE_SHA = _sha1(RELEASE)
