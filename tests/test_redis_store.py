@@ -110,3 +110,16 @@ def test_a_forked_worker_uses_a_connection_of_its_own(shared_redis) -> None:  # 
     assert [store.claim(f"child-{i}") for i in range(3)] == ["busy"] * 3
     store.remember("parent-before")
     assert store.claim("parent-before") == "done"
+
+
+def test_a_pool_with_no_connection_left_is_an_unavailable_store(shared_redis) -> None:  # noqa: F811
+    import redis
+
+    from flask_stackone import StoreUnavailable
+
+    client = redis.Redis.from_url(shared_redis.url, max_connections=1)
+    taken = client.connection_pool.make_connection()  # the app's own use holds the only one
+    store = new_store(client)
+    with pytest.raises(StoreUnavailable, match="cannot be reached"):
+        store.claim("no-connection-left")
+    taken.disconnect()

@@ -120,13 +120,15 @@ class RedisDeliveryStore:
         replaced once; a failure then, or a timeout, means Redis cannot be reached. After any
         failure the connection is closed, so no late answer is read for the next command.
         """
-        connection = self._connection()
         for attempt in (1, 2):
+            connection = None
             try:
+                connection = self._connection()  # the pool may refuse: max_connections
                 connection.send_command(*args)
                 return connection.read_response()
             except UNREACHABLE as exc:
-                connection.disconnect()
+                if connection is not None:
+                    connection.disconnect()
                 if attempt == 1 and isinstance(exc, redis_errors.ConnectionError):
                     continue
                 raise StoreUnavailable(
