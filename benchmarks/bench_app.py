@@ -1,9 +1,17 @@
 """The app the HTTP benchmarks serve under gunicorn: the plugin's webhook route next to a
-bare Flask route that returns 200, in one app so both share the same server and workers."""
+bare Flask route that returns 200, in one app so both share the same server and workers.
+
+``/floor`` is the bare route plus the least a delivery store on the same server can do per
+delivery: one write transaction on a SQLite file of its own, one Redis round trip (``PING``)
+or one PostgreSQL round trip (``SELECT 1``), on a connection each worker thread keeps. No
+correct store can cost less; it shows what the machine allows."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -38,4 +46,55 @@ def create_app(store: str | None = None, api_url: str | None = None) -> Flask:
     def bare() -> tuple[str, int]:
         return "ok", 200
 
+    if store is not None:
+        one_operation = _floor(store, app.instance_path)
+
+        @app.post("/floor")
+        def floor() -> tuple[str, int]:
+            one_operation()
+            return "ok", 200
+
     return app
+
+
+def _floor(store: str, instance: str) -> Callable[[], None]:
+    """One operation on the store's server, on this thread's own connection."""
+    local = threading.local()
+    if store.startswith("redis://"):
+
+        def operation() -> None:
+            connection = getattr(local, "connection", None)
+            if connection is None:
+                import redis
+
+                pool = redis.Redis.from_url(store).connection_pool
+                connection = local.connection = pool.make_connection()
+            connection.send_command("PING")
+            connection.read_response()
+
+    elif "://" in store:
+
+        def operation() -> None:
+            connection = getattr(local, "connection", None)
+            if connection is None:
+                import psycopg
+
+                url = store.replace("postgresql+psycopg://", "postgresql://")
+                connection = local.connection = psycopg.connect(url, autocommit=True)
+            connection.execute("SELECT 1", prepare=True).fetchone()
+
+    else:
+
+        def operation() -> None:
+            connection = getattr(local, "connection", None)
+            if connection is None:
+                path = os.path.join(instance, "floor.db")
+                connection = local.connection = sqlite3.connect(
+                    path, timeout=30, isolation_level=None
+                )
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=NORMAL")
+                connection.execute("CREATE TABLE IF NOT EXISTS floor (n INTEGER PRIMARY KEY)")
+            connection.execute("INSERT INTO floor DEFAULT VALUES")
+
+    return operation
