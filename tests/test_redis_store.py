@@ -123,3 +123,11 @@ def test_a_pool_with_no_connection_left_is_an_unavailable_store(shared_redis) ->
     with pytest.raises(StoreUnavailable, match="cannot be reached"):
         store.claim("no-connection-left")
     taken.disconnect()
+
+
+def test_a_key_holding_foreign_bytes_is_busy_not_an_error(shared_redis) -> None:  # noqa: F811
+    import redis
+
+    store = new_store(shared_redis.url)
+    redis.Redis.from_url(shared_redis.url).set(store.prefix + "foreign", b"\xff\xfe not text")
+    assert store.claim("foreign") == "busy"

@@ -158,8 +158,8 @@ class RedisDeliveryStore:
             value = self._command("GET", name)
             if value is None:  # released or lapsed in between, so try again
                 continue
-            if isinstance(value, bytes):
-                value = value.decode()
+            if isinstance(value, bytes):  # a client that decodes answers gives text
+                value = value.decode("utf-8", "replace")
             if value == token:  # set before a dropped connection lost the answer: ours
                 self._tokens.hold(key, token)
                 return "claimed"
