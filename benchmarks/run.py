@@ -83,8 +83,8 @@ def table(rows: list[dict[str, str]]) -> str:
 
 
 def main() -> None:
+    about = "\n".join(f"- {k}: {v}" for k, v in machine())  # before the run: its load average
     rows, missing = collect()
-    about = "\n".join(f"- {k}: {v}" for k, v in machine())
     note = f"\n\nNot measured (module missing): {', '.join(missing)}." if missing else ""
     if NOTES:
         note += "\n\n## Notes\n\n" + "\n\n".join(NOTES)
