@@ -4,10 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-# The lowest versions the package declares (pyproject.toml); `make test` runs the tests
-# that need no browser once more against them, in a venv of their own.
+# The lowest versions the package and its redis extra declare (pyproject.toml); `make test`
+# runs the tests that need no browser once more against them, in a venv of their own.
 LOWEST_VENV := .venv-lowest
-LOWEST_PINS := flask==2.3.0 werkzeug==2.3.0 requests==2.28.0 itsdangerous==2.1.2 blinker==1.6.2
+LOWEST_PINS := flask==2.3.0 werkzeug==2.3.0 requests==2.28.0 itsdangerous==2.1.2 blinker==1.6.2 redis==5.3.0
 
 .PHONY: run test test-lowest bench lint format hub clean
 

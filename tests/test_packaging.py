@@ -32,3 +32,15 @@ def test_the_lowest_run_pins_every_declared_minimum():
         assert version(pins[name])[:2] == minimum[:2] and version(pins[name]) >= minimum, name
     assert version(pins["flask"]) == minimums["flask"]
     assert version(pins["werkzeug"]) == minimums["flask"]
+
+
+def test_the_lowest_run_pins_the_redis_extras_minimum():
+    """The Redis store runs on the lowest redis-py its extra allows, in the lowest run."""
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    (requirement,) = extra["optional-dependencies"]["redis"]
+    match = re.fullmatch(r"redis\[hiredis\]>=([0-9.]+)", requirement)
+    assert match, f"{requirement!r}: declare a lowest version with >="
+    line = re.search(r"^LOWEST_PINS := (.+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert line, "the Makefile has no LOWEST_PINS"
+    pins = dict(pin.split("==") for pin in line.group(1).split())
+    assert version(pins["redis"]) == version(match.group(1))

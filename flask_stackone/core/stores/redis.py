@@ -7,15 +7,14 @@ lapses by itself when the claimant dies. Remember and release are Lua scripts (a
 the server) that check the claim's token first, so a worker whose lease ran out can never
 release or overwrite the claim another worker took since. Done marks live ``ttl`` seconds.
 
-Each thread sends its commands on a connection of its own, made by the client's pool: the
-client's per-command layer costs as much CPU as the round trip to Redis itself.
+Each command is sent on a connection checked out of the client's pool and given back at once
+(the pool's limits hold, and a thread that ends keeps none), past the client's per-command
+layer, which costs about as much CPU as the round trip to Redis itself.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -72,10 +71,13 @@ class RedisDeliveryStore:
     """A store in Redis, shared by every worker process on every host.
 
     :param redis_or_url: a ``redis://`` / ``rediss://`` URL, or a ``redis.Redis`` client
-        (the app's own, for instance). A client built here waits at most ``timeout``
-        seconds for Redis, unless the URL says otherwise.
+        (the app's own, for instance; one Redis, or one found through Sentinel). A client
+        built here waits at most ``timeout`` seconds for Redis, unless the URL says otherwise.
     :param prefix: put before each delivery key (one Redis database can serve several apps).
-    :raises StoreUnavailable: from every method while Redis cannot be reached.
+    :raises TypeError: a Redis Cluster client, or a client that caches answers (client-side
+        caching): a claim must read what another host wrote a moment ago.
+    :raises StoreUnavailable: from every method while Redis cannot be reached or refuses
+        the store's commands (out of memory, no permission, a foreign value at a key).
     """
 
     def __init__(
@@ -93,39 +95,44 @@ class RedisDeliveryStore:
             redis_or_url = redis.Redis.from_url(
                 redis_or_url, socket_timeout=timeout, socket_connect_timeout=timeout
             )
+        pool = getattr(redis_or_url, "connection_pool", None)
+        if pool is None:
+            raise TypeError(
+                "RedisDeliveryStore needs a redis.Redis client or a redis:// URL "
+                "(Redis Cluster clients are not supported)"
+            )
+        if getattr(pool, "cache", None) is not None:
+            raise TypeError(
+                "RedisDeliveryStore needs a client without client-side caching: a claim "
+                "must read what another host wrote a moment ago"
+            )
         self.redis = redis_or_url
+        self._pool = pool
         self.prefix = prefix
         self.ttl = ttl
         self.lease = lease
         self.address = address_of(self.redis)
         self._ttl_ms = max(1, round(ttl * 1000))
         self._lease_ms = max(1, round(lease * 1000))
-        self._local = threading.local()
         self._tokens = ClaimTokens()
 
     def __repr__(self) -> str:
         return f"<RedisDeliveryStore {self.address}>"
 
-    def _connection(self) -> Any:
-        """This thread's connection, made anew in a forked worker (never the parent's)."""
-        held = getattr(self._local, "held", None)
-        if held is None or held[0] != os.getpid():
-            held = self._local.held = (os.getpid(), self.redis.connection_pool.make_connection())
-        return held[1]
+    def _command(self, *args: Any, raw: bool = False) -> Any:
+        """Send one command on a connection of the pool and read its answer (as bytes, not
+        decoded, with ``raw``).
 
-    def _command(self, *args: Any) -> Any:
-        """Send one command and read its answer on this thread's connection.
-
-        A connection Redis dropped meanwhile (it restarted, or a replica took over) is
-        replaced once; a failure then, or a timeout, means Redis cannot be reached. After any
-        failure the connection is closed, so no late answer is read for the next command.
+        A connection that fails meanwhile (Redis restarted, or a replica took over) is
+        closed, so no late answer is ever read for another command, and the command is sent
+        once more; a failure then, or a timeout, means Redis cannot be reached.
         """
         for attempt in (1, 2):
             connection = None
             try:
-                connection = self._connection()  # the pool may refuse: max_connections
+                connection = self._pool.get_connection()
                 connection.send_command(*args)
-                return connection.read_response()
+                return connection.read_response(disable_decoding=raw)
             except UNREACHABLE as exc:
                 if connection is not None:
                     connection.disconnect()
@@ -135,6 +142,15 @@ class RedisDeliveryStore:
                     f"Redis at {self.address} cannot be reached ({exc or type(exc).__name__})",
                     address=self.address,
                 ) from exc
+            except redis_errors.NoScriptError:
+                raise
+            except redis_errors.ResponseError as exc:  # out of memory, no permission, WRONGTYPE
+                raise StoreUnavailable(
+                    f"Redis at {self.address} refused the command ({exc})", address=self.address
+                ) from exc
+            finally:
+                if connection is not None:
+                    self._pool.release(connection)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _script(self, script: str, sha: str, key: str, *args: Any) -> Any:
@@ -155,11 +171,10 @@ class RedisDeliveryStore:
             if self._command("SET", name, token, "NX", "PX", self._lease_ms) is not None:
                 self._tokens.hold(key, token)
                 return "claimed"
-            value = self._command("GET", name)
+            value = self._command("GET", name, raw=True)
             if value is None:  # released or lapsed in between, so try again
                 continue
-            if isinstance(value, bytes):  # a client that decodes answers gives text
-                value = value.decode("utf-8", "replace")
+            value = value.decode("utf-8", "replace")
             if value == token:  # set before a dropped connection lost the answer: ours
                 self._tokens.hold(key, token)
                 return "claimed"
