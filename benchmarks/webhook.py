@@ -54,12 +54,13 @@ PostgreSQL the store's own writes now commit asynchronously); redis-py's command
 and observability hooks around the pool) cost about as much CPU as the round trip itself (79 µs
 per `SET` in one process, against 64 µs sent on a connection checked out of the pool and given
 back, and 47 µs on a connection kept): the Redis store sends its commands past that layer, on a
-connection of the pool, and uses hiredis, redis-py's C reply parser. SQLite: each delivery is two write transactions on one file that every worker shares; a
-new file keeps its rows in the key's b-tree (`WITHOUT ROWID`: one b-tree written per
-transaction, not two) and reads pages through a memory map, yet each worker's page cache is
-still made stale by the other workers' writes. What is left for Redis and PostgreSQL is two
-round trips per delivery: on 2 cores shared by the load generator, four workers and the
-server, each one costs a context switch each way.
+connection of the pool, and uses hiredis, redis-py's C reply parser. SQLite: each delivery is
+two write transactions on one file that every worker shares; a new file keeps its rows in the
+key's b-tree (`WITHOUT ROWID`: one b-tree written per transaction, not two) and reads pages
+through a memory map, yet each worker's page cache is still made stale by the other workers'
+writes. What is left for Redis and PostgreSQL is two round trips per delivery; with the load
+generator, four workers and the server sharing 2 cores, each costs more CPU than in one process
+alone (the floor rows show one).
 """
 
 EVENTS = 20_000

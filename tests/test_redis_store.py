@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from flask_stackone import StoreUnavailable, account_created
+from flask_stackone import ConfigurationError, StoreUnavailable, account_created
 from flask_stackone.core.webhooks import delivery_key
 from flask_stackone.testing import make_event, post_event
 
@@ -179,6 +179,8 @@ def test_clients_the_store_cannot_serve_are_refused_when_it_is_made(shared_redis
     caching = redis.Redis.from_url(shared_redis.url, protocol=3, cache_config=cache_config)
     with pytest.raises(TypeError, match="client-side caching"):
         new_store(caching)
+    with pytest.raises(ConfigurationError, match=r"^STACKONE_DELIVERY_STORE: .*client-side"):
+        build_app(STACKONE_DELIVERY_STORE=caching)
 
 
 def counting_app(store: Any) -> tuple[Flask, list[str]]:

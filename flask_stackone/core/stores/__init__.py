@@ -97,7 +97,11 @@ def open_store(
     if _is_instance(value, "sqlalchemy.engine", "Engine"):
         return _reachable(_load("SQLDeliveryStore", setting)(value, lease=lease), setting)
     if _is_instance(value, "redis", "Redis"):
-        return _reachable(_load("RedisDeliveryStore", setting)(value, lease=lease), setting)
+        try:
+            store = _load("RedisDeliveryStore", setting)(value, lease=lease)
+        except TypeError as exc:  # a client the store cannot serve (client-side caching)
+            raise ConfigurationError(f"{setting}: {exc}") from None
+        return _reachable(store, setting)
     if all(callable(getattr(value, m, None)) for m in ("claim", "remember", "release")):
         return value  # type: ignore[no-any-return]
     raise ConfigurationError(
