@@ -71,8 +71,8 @@ class RedisDeliveryStore:
     """A store in Redis, shared by every worker process on every host.
 
     :param redis_or_url: a ``redis://`` / ``rediss://`` URL, or a ``redis.Redis`` client
-        (the app's own, for instance; one Redis, or one found through Sentinel). A client
-        built here waits at most ``timeout`` seconds for Redis, unless the URL says otherwise.
+        (the app's own, for instance). A client built here waits at most ``timeout`` seconds
+        for Redis, unless the URL says otherwise.
     :param prefix: put before each delivery key (one Redis database can serve several apps).
     :raises TypeError: a Redis Cluster client, or a client that caches answers (client-side
         caching): a claim must read what another host wrote a moment ago.
@@ -125,7 +125,8 @@ class RedisDeliveryStore:
 
         A connection that fails meanwhile (Redis restarted, or a replica took over) is
         closed, so no late answer is ever read for another command, and the command is sent
-        once more; a failure then, or a timeout, means Redis cannot be reached.
+        once more; a failure then, a timeout, or a pool with no connection to give, means
+        Redis cannot be reached.
         """
         for attempt in (1, 2):
             connection = None
@@ -136,7 +137,8 @@ class RedisDeliveryStore:
             except UNREACHABLE as exc:
                 if connection is not None:
                     connection.disconnect()
-                if attempt == 1 and isinstance(exc, redis_errors.ConnectionError):
+                dropped = isinstance(exc, redis_errors.ConnectionError)  # not a timeout
+                if attempt == 1 and connection is not None and dropped:
                     continue
                 raise StoreUnavailable(
                     f"Redis at {self.address} cannot be reached ({exc or type(exc).__name__})",
