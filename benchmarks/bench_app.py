@@ -1,14 +1,20 @@
 """The app the HTTP benchmarks serve under gunicorn: the plugin's webhook route next to a
-bare Flask route that returns 200, in one app so both share the same server and workers.
+peer, a webhook route written by hand from StackOne's docs (HMAC-SHA256 of the raw body
+compared in constant time, ``json.loads``, one blinker signal), in one app so both share the
+same server and workers.
 
-``/floor`` is the bare route plus the least a delivery store on the same server can do per
-delivery: one write transaction on a SQLite file of its own, one Redis round trip (``PING``)
-or one PostgreSQL round trip (``SELECT 1``), on a connection each worker thread keeps. No
-correct store can cost less; it shows what the machine allows."""
+``/peer-store`` is the peer plus the one store operation a hand-written de-duplication needs:
+``INSERT OR IGNORE`` into a SQLite file, ``SET NX`` in Redis, or ``INSERT ... ON CONFLICT DO
+NOTHING`` in PostgreSQL, on a connection each worker thread keeps. It runs the receivers at
+most once, not exactly once: a worker that dies mid-delivery loses it."""
 
 from __future__ import annotations
 
+import base64
 import fcntl
+import hashlib
+import hmac
+import json
 import os
 import sqlite3
 import threading
@@ -16,7 +22,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask
+from blinker import Namespace
+from flask import Flask, abort, request
 
 from flask_stackone import AccountEvent, Owner, account_created, make_blueprint
 
@@ -44,51 +51,72 @@ def create_app(store: str | None = None, api_url: str | None = None) -> Flask:
     def store_account(sender: Flask, event: AccountEvent, **extra: Any) -> None:
         linked.add(event.account_id or "")
 
-    @app.post("/bare")
-    def bare() -> tuple[str, int]:
+    peer_signal = Namespace().signal("account-created")
+    peer_signal.connect(lambda sender, **extra: linked.add(extra["event"].get("account_id")),
+                        weak=False)  # fmt: skip
+    secret = WEBHOOK_SECRET.encode()
+
+    def peer_event() -> dict[str, Any]:
+        body = request.get_data()
+        expected = base64.urlsafe_b64encode(hmac.new(secret, body, hashlib.sha256).digest())
+        given = request.headers.get("X-StackOne-Signature", "").encode("ascii", "replace")
+        if not hmac.compare_digest(expected.rstrip(b"="), given):
+            abort(401)
+        event: dict[str, Any] = json.loads(body)
+        return event
+
+    @app.post("/peer")
+    def peer() -> tuple[str, int]:
+        peer_signal.send(app, event=peer_event())
         return "ok", 200
 
     if store is not None:
-        one_operation = _floor(store, app.instance_path)
+        first_time = _dedupe(store, app.instance_path)
 
-        @app.post("/floor")
-        def floor() -> tuple[str, int]:
-            one_operation()
+        @app.post("/peer-store")
+        def peer_store() -> tuple[str, int]:
+            event = peer_event()
+            if first_time(hashlib.sha256(request.get_data()).hexdigest()):
+                peer_signal.send(app, event=event)
             return "ok", 200
 
     return app
 
 
-def _floor(store: str, instance: str) -> Callable[[], None]:
-    """One operation on the store's server, on this thread's own connection."""
+def _dedupe(store: str, instance: str) -> Callable[[str], bool]:
+    """One store operation on this thread's own connection: is this delivery new?"""
     local = threading.local()
     if store.startswith("redis://"):
 
-        def operation() -> None:
-            connection = getattr(local, "connection", None)
-            if connection is None:
+        def first_time(key: str) -> bool:
+            client = getattr(local, "client", None)
+            if client is None:
                 import redis
 
-                pool = redis.Redis.from_url(store).connection_pool
-                connection = local.connection = pool.make_connection()
-            connection.send_command("PING")
-            connection.read_response()
+                client = local.client = redis.Redis.from_url(store, single_connection_client=True)
+            return bool(client.set("peer:" + key, 1, nx=True, ex=7 * 86400))
 
     elif "://" in store:
 
-        def operation() -> None:
+        def first_time(key: str) -> bool:
             connection = getattr(local, "connection", None)
             if connection is None:
                 import psycopg
 
                 url = store.replace("postgresql+psycopg://", "postgresql://")
                 connection = local.connection = psycopg.connect(url, autocommit=True)
-            connection.execute("SELECT 1", prepare=True).fetchone()
+                with connection.transaction():  # workers start together: one creates it
+                    connection.execute("SELECT pg_advisory_xact_lock(1)")
+                    connection.execute("CREATE TABLE IF NOT EXISTS peer (key text PRIMARY KEY)")
+            inserted = connection.execute(
+                "INSERT INTO peer VALUES (%s) ON CONFLICT DO NOTHING", (key,), prepare=True
+            )
+            return inserted.rowcount == 1
 
     else:
-        path = os.path.join(instance, "floor.db")
+        path = os.path.join(instance, "peer.db")
 
-        def operation() -> None:  # the writers take turns as the SQLite store's do: flock
+        def first_time(key: str) -> bool:  # the writers take turns as the SQLite store's do
             connection = getattr(local, "connection", None)
             if connection is None:
                 connection = local.connection = sqlite3.connect(
@@ -97,12 +125,13 @@ def _floor(store: str, instance: str) -> Callable[[], None]:
                 local.lock = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
                 with _turn(local.lock):
                     connection.execute("PRAGMA journal_mode=WAL")
-                    connection.execute("CREATE TABLE IF NOT EXISTS floor (n INTEGER PRIMARY KEY)")
+                    connection.execute("CREATE TABLE IF NOT EXISTS peer (key TEXT PRIMARY KEY)")
                 connection.execute("PRAGMA synchronous=NORMAL")
             with _turn(local.lock):
-                connection.execute("INSERT INTO floor DEFAULT VALUES")
+                cursor = connection.execute("INSERT OR IGNORE INTO peer VALUES (?)", (key,))
+            return cursor.rowcount == 1
 
-    return operation
+    return first_time
 
 
 @contextmanager

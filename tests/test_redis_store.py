@@ -114,8 +114,8 @@ def test_a_claim_whose_answer_was_lost_is_still_the_claimants(shared_redis) -> N
     checkout = pool.get_connection
     lost: list[Any] = []
 
-    def connection_that_drops_the_first_answer() -> Any:
-        connection = checkout()
+    def connection_that_drops_the_first_answer(*args: Any, **kwargs: Any) -> Any:
+        connection = checkout(*args, **kwargs)
         read = connection.read_response
 
         def read_response(*args: Any, **kwargs: Any) -> Any:
@@ -254,3 +254,73 @@ def test_a_forked_worker_claims_on_connections_of_its_own(shared_redis) -> None:
     assert [store.claim(f"child-{i}") for i in range(3)] == ["busy"] * 3
     store.remember("parent-before")
     assert store.claim("parent-before") == "done"
+
+
+@pytest.mark.parametrize("pool_class", ["ConnectionPool", "BlockingConnectionPool"])
+def test_a_pool_momentarily_full_while_a_delivery_finishes_still_records_it(
+    shared_redis,  # noqa: F811
+    pool_class: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import redis
+
+    pool = getattr(redis, pool_class).from_url(shared_redis.url, max_connections=1)
+    if pool_class == "BlockingConnectionPool":
+        pool.timeout = 0.05  # gives up at once, as a busy pool's short wait would
+    client = redis.Redis(connection_pool=pool)
+    store = new_store(client)
+    app, runs = counting_app(store)
+
+    @account_created.connect_via(app, weak=False)
+    def app_uses_its_only_connection(sender: Flask, event: Any, **extra: Any) -> None:
+        taken = pool.get_connection()  # the app's own Redis use, finishing a moment later
+        threading.Timer(0.3, pool.release, args=(taken,)).start()
+
+    body = make_event("account.created", account_id="acc_full_pool")
+    answer = post_event(app.test_client(), body)
+    assert answer.get_json() == {"ok": True}
+    assert not any("not remembered" in r.getMessage() for r in caplog.records)
+    assert post_event(app.test_client(), body).get_json() == {"ok": True, "duplicate": True}
+    assert runs == ["acc_full_pool"]
+    client.close()
+
+
+def test_a_read_only_redis_answers_503_before_the_receivers_and_200_after(
+    own_redis,  # noqa: F811
+) -> None:
+    import redis
+
+    from .gunicorn_server import free_port
+
+    admin = redis.Redis.from_url(own_redis.url)
+    app, runs = counting_app(new_store(own_redis.url))
+    client = app.test_client()
+    admin.replicaof("127.0.0.1", free_port())  # a failover made it a replica: READONLY
+    answer = post_event(client, make_event("account.created", account_id="acc_ro"))
+    assert answer.status_code == 503 and answer.get_json()["error"] == "store_unavailable"
+    assert runs == []
+    admin.replicaof("NO", "ONE")
+
+    @account_created.connect_via(app, weak=False)
+    def failover(sender: Flask, event: Any, **extra: Any) -> None:
+        admin.replicaof("127.0.0.1", free_port())
+
+    answer = post_event(client, make_event("account.created", account_id="acc_ro_mid"))
+    assert answer.get_json() == {"ok": True}, "the receivers ran: a 5xx would run them again"
+    assert runs == ["acc_ro_mid"]
+    admin.replicaof("NO", "ONE")
+
+
+def test_a_redis_user_without_permission_answers_503(shared_redis) -> None:  # noqa: F811
+    import redis
+
+    admin = redis.Redis.from_url(shared_redis.url)
+    admin.acl_setuser("pinger", enabled=True, passwords=["+pw-pinger"], commands=["+ping"],
+                      keys=["*"])  # fmt: skip
+    url = shared_redis.url.replace("redis://", "redis://pinger:pw-pinger@")
+    app, runs = counting_app(new_store(url))
+    answer = post_event(app.test_client(), make_event("account.created", account_id="acc_np"))
+    assert answer.status_code == 503 and answer.get_json()["error"] == "store_unavailable"
+    assert "pw-pinger" not in answer.get_data(as_text=True)
+    assert runs == []
+    admin.acl_deluser("pinger")

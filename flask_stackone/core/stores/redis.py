@@ -3,23 +3,27 @@
 Needs redis-py (``pip install 'flask-stackone[redis]'``), imported here only.
 
 A claim is one ``SET key token NX PX lease``: atomic, so one worker wins, and the lease
-lapses by itself when the claimant dies. Remember and release are Lua scripts (atomic on
-the server) that check the claim's token first, so a worker whose lease ran out can never
-release or overwrite the claim another worker took since. Done marks live ``ttl`` seconds.
+lapses by itself when the claimant dies. Remember and release are Lua scripts registered with
+the client (atomic on the server, sent again when Redis forgot them) that check the claim's
+token first, so a worker whose lease ran out can never release or overwrite the claim another
+worker took since. Done marks live ``ttl`` seconds.
 
-Each command is sent on a connection checked out of the client's pool and given back at once
-(the pool's limits hold, and a thread that ends keeps none), past the client's per-command
-layer, which costs about as much CPU as the round trip to Redis itself.
+Every command goes through the client's own API, its connection pool and its retry policy,
+as the client was configured; a client built here from a URL replaces a dropped connection
+once. A done mark or a release that finds no free connection in a bounded pool is tried again
+for a moment before it gives up: a busy pool is never a reason to forget a handled delivery.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 from urllib.parse import urlsplit
 
 import redis
 from redis import exceptions as redis_errors
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.client import NEVER_DECODE
+from redis.retry import Retry
 
 from ..errors import StoreUnavailable
 from .base import DAY, ClaimResult, ClaimTokens
@@ -47,13 +51,9 @@ end
 return 0
 """
 
-#: Failures that mean "Redis cannot be reached right now" (a replica promoted meanwhile
-#: answers READONLY for a moment): answered 503, retried by StackOne.
-UNREACHABLE = (
-    redis_errors.ConnectionError,
-    redis_errors.TimeoutError,
-    redis_errors.ReadOnlyError,
-)
+#: How a done mark or a release waits out a moment with no connection to give: about a
+#: second and a half in all, well inside any lease.
+FINISH_RETRY = Retry(ExponentialBackoff(cap=0.25, base=0.01), retries=8)
 
 
 def address_of(client: Any) -> str:
@@ -70,14 +70,15 @@ def address_of(client: Any) -> str:
 class RedisDeliveryStore:
     """A store in Redis, shared by every worker process on every host.
 
-    :param redis_or_url: a ``redis://`` / ``rediss://`` URL, or a ``redis.Redis`` client
-        (the app's own, for instance). A client built here waits at most ``timeout`` seconds
-        for Redis, unless the URL says otherwise.
+    :param redis_or_url: a ``redis://`` / ``rediss://`` URL (its query may set the pool, e.g.
+        ``?max_connections=20``), or a ``redis.Redis`` client (the app's own, for instance),
+        used as it was configured. A client built here waits at most ``timeout`` seconds for
+        Redis, unless the URL says otherwise.
     :param prefix: put before each delivery key (one Redis database can serve several apps).
     :raises TypeError: a Redis Cluster client, or a client that caches answers (client-side
         caching): a claim must read what another host wrote a moment ago.
     :raises StoreUnavailable: from every method while Redis cannot be reached or refuses
-        the store's commands (out of memory, no permission, a foreign value at a key).
+        the store's commands (out of memory, read-only, no permission, a foreign value at a key).
     """
 
     def __init__(
@@ -93,7 +94,11 @@ class RedisDeliveryStore:
             if urlsplit(redis_or_url).scheme not in ("redis", "rediss", "unix"):
                 raise ValueError("a Redis URL starts with redis://, rediss:// or unix://")
             redis_or_url = redis.Redis.from_url(
-                redis_or_url, socket_timeout=timeout, socket_connect_timeout=timeout
+                redis_or_url,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                retry=Retry(NoBackoff(), 1),  # a connection dropped meanwhile: once more
+                retry_on_error=[redis_errors.ConnectionError],
             )
         pool = getattr(redis_or_url, "connection_pool", None)
         if pool is None:
@@ -107,94 +112,69 @@ class RedisDeliveryStore:
                 "must read what another host wrote a moment ago"
             )
         self.redis = redis_or_url
-        self._pool = pool
         self.prefix = prefix
         self.ttl = ttl
         self.lease = lease
         self.address = address_of(self.redis)
         self._ttl_ms = max(1, round(ttl * 1000))
         self._lease_ms = max(1, round(lease * 1000))
+        self._remember = self.redis.register_script(REMEMBER)
+        self._release = self.redis.register_script(RELEASE)
         self._tokens = ClaimTokens()
 
     def __repr__(self) -> str:
         return f"<RedisDeliveryStore {self.address}>"
 
-    def _command(self, *args: Any, raw: bool = False) -> Any:
-        """Send one command on a connection of the pool and read its answer (as bytes, not
-        decoded, with ``raw``).
-
-        A connection that fails meanwhile (Redis restarted, or a replica took over) is
-        closed, so no late answer is ever read for another command, and the command is sent
-        once more; a failure then, a timeout, or a pool with no connection to give, means
-        Redis cannot be reached.
-        """
-        for attempt in (1, 2):
-            connection = None
-            try:
-                connection = self._pool.get_connection()
-                connection.send_command(*args)
-                return connection.read_response(disable_decoding=raw)
-            except UNREACHABLE as exc:
-                if connection is not None:
-                    connection.disconnect()
-                dropped = isinstance(exc, redis_errors.ConnectionError)  # not a timeout
-                if attempt == 1 and connection is not None and dropped:
-                    continue
-                raise StoreUnavailable(
-                    f"Redis at {self.address} cannot be reached ({exc or type(exc).__name__})",
-                    address=self.address,
-                ) from exc
-            except redis_errors.NoScriptError:
-                raise
-            except redis_errors.ResponseError as exc:  # out of memory, no permission, WRONGTYPE
-                raise StoreUnavailable(
-                    f"Redis at {self.address} refused the command ({exc})", address=self.address
-                ) from exc
-            finally:
-                if connection is not None:
-                    self._pool.release(connection)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _script(self, script: str, sha: str, key: str, *args: Any) -> Any:
-        """Run a Lua script by its hash; send it whole when Redis does not know it (yet)."""
-        try:
-            return self._command("EVALSHA", sha, 1, self.prefix + key, *args)
-        except redis_errors.NoScriptError:
-            return self._command("EVAL", script, 1, self.prefix + key, *args)
+    def _unavailable(self, exc: redis_errors.RedisError) -> StoreUnavailable:
+        """What the route answers 503 for: Redis out of reach, or refusing the command."""
+        if isinstance(exc, (redis_errors.ConnectionError, redis_errors.TimeoutError)):
+            what = "cannot be reached"
+        else:  # out of memory, READONLY, no permission, WRONGTYPE
+            what = "refused the command"
+        reason = str(exc) or type(exc).__name__
+        return StoreUnavailable(f"Redis at {self.address} {what} ({reason})", address=self.address)
 
     def check(self) -> None:
         """Ask Redis for an answer now. :raises StoreUnavailable: when none comes."""
-        self._command("PING")
+        try:
+            self.redis.ping()
+        except redis_errors.RedisError as exc:
+            raise self._unavailable(exc) from exc
 
     def claim(self, key: str) -> ClaimResult:
         name = self.prefix + key
         token = self._tokens.new()
-        while True:
-            if self._command("SET", name, token, "NX", "PX", self._lease_ms) is not None:
-                self._tokens.hold(key, token)
-                return "claimed"
-            value = self._command("GET", name, raw=True)
-            if value is None:  # released or lapsed in between, so try again
-                continue
-            value = value.decode("utf-8", "replace")
-            if value == token:  # set before a dropped connection lost the answer: ours
-                self._tokens.hold(key, token)
-                return "claimed"
-            return "done" if value == DONE else "busy"
+        try:
+            while True:
+                if self.redis.set(name, token, nx=True, px=self._lease_ms):
+                    self._tokens.hold(key, token)
+                    return "claimed"
+                value = self.redis.execute_command("GET", name, **{NEVER_DECODE: True})
+                if value is None:  # released or lapsed in between, so try again
+                    continue
+                value = value.decode("utf-8", "replace")
+                if value == token:  # set before a dropped connection lost the answer: ours
+                    self._tokens.hold(key, token)
+                    return "claimed"
+                return "done" if value == DONE else "busy"
+        except redis_errors.RedisError as exc:
+            raise self._unavailable(exc) from exc
 
     def remember(self, key: str) -> None:
         token = self._tokens.take(key) or ""
-        self._script(REMEMBER, _REMEMBER_SHA, key, token, self._ttl_ms)
+        self._finish(self._remember, key, token, self._ttl_ms)
 
     def release(self, key: str) -> None:
         token = self._tokens.take(key)
         if token is not None:
-            self._script(RELEASE, _RELEASE_SHA, key, token)
+            self._finish(self._release, key, token)
 
-
-def _sha1(script: str) -> str:
-    return hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
-
-
-_REMEMBER_SHA = _sha1(REMEMBER)
-_RELEASE_SHA = _sha1(RELEASE)
+    def _finish(self, script: Any, key: str, *args: Any) -> None:
+        """Run a remember or release script, waiting a moment for a connection when the pool
+        has none to give (or one was dropped) before giving up."""
+        try:
+            FINISH_RETRY.call_with_retry(
+                lambda: script(keys=[self.prefix + key], args=list(args)), lambda error: None
+            )
+        except redis_errors.RedisError as exc:
+            raise self._unavailable(exc) from exc

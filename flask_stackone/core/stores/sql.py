@@ -8,6 +8,10 @@ databases with an insert, then an update guarded by the same condition.
 Each row is a claim (with its token, until its lease lapses) or a done mark (until its
 time-to-live lapses); ``expires`` says until when. On PostgreSQL the time is the database
 server's, so the hosts' clocks do not matter. Rows past ``expires`` are deleted now and then.
+
+Statements are SQLAlchemy Core, run through the engine: its pool, its pre-ping and its
+invalidation of a pool whose connections the database dropped. Every failure of the database
+or its driver is a :class:`StoreUnavailable` (the webhook answers 503, never 500).
 """
 
 from __future__ import annotations
@@ -32,8 +36,6 @@ T = TypeVar("T")
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433}
 #: Dialects whose ``insert()`` offers ``on_conflict_do_update(where=...)``.
 UPSERT_DIALECTS = ("postgresql", "sqlite")
-#: The values a call gives; every other parameter is a constant of the statement.
-OUR_PARAMETERS = ("the_key", "the_token", "the_lease", "the_ttl", "the_now")
 #: Prune rows past their expiry once every this many remembers of one process.
 PRUNE_EVERY = 1000
 
@@ -54,14 +56,17 @@ class SQLDeliveryStore:
 
     :param engine_or_url: a SQLAlchemy ``Engine`` (the app's own, e.g. Flask-SQLAlchemy's
         ``db.engine``) or a database URL such as ``postgresql+psycopg://user:pw@db/app``.
-        An engine built here waits at most ``timeout`` seconds to connect.
+        An engine built here pings each connection it takes from its pool
+        (``pool_pre_ping``) and waits at most ``timeout`` seconds to connect; an engine passed
+        in is used as it was configured.
     :param table: the table's name; it is created when missing.
     :param synchronous_commit: on PostgreSQL, ``False`` (the default) lets the store's own
         writes commit without waiting for the disk, as PostgreSQL's ``synchronous_commit =
         off`` does for them alone: an app crash loses nothing; a crash of the database server
         may forget the last fraction of a second of claims and done marks, so a repeat of one
         of those deliveries would run once more. ``True``: every write waits for the disk.
-    :raises StoreUnavailable: from every method while the database cannot be reached.
+    :raises StoreUnavailable: from every method while the database cannot be reached or
+        refuses the store's statements (read-only, no privilege, a table of another shape).
     """
 
     def __init__(
@@ -85,7 +90,13 @@ class SQLDeliveryStore:
         self.address = address_of(engine_or_url.url)
         self._password = engine_or_url.url.password
         self._base = engine_or_url
-        self._engine = engine_or_url.execution_options(isolation_level="AUTOCOMMIT")
+        # each statement commits at once: an engine built here is made so; the app's own
+        # engine switches for the store's checkouts alone
+        self._engine = (
+            engine_or_url
+            if self._owns_engine
+            else engine_or_url.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._pid = os.getpid()
         self._tokens = ClaimTokens()
         self._remembers = itertools.count(1)
@@ -99,8 +110,6 @@ class SQLDeliveryStore:
             sa.Column("expires", sa.Double, nullable=False),  # seconds since the epoch
         )  # no index on ``expires``: one b-tree per write; the rare prune scans the table
         self._server_clock = dialect == "postgresql"
-        self._dbapi = engine_or_url.dialect.loaded_dbapi
-        self._sql: dict[str, _Statement] = {}
         self._statements(dialect)
 
     def __repr__(self) -> str:
@@ -132,7 +141,7 @@ class SQLDeliveryStore:
         ttl = sa.bindparam("the_ttl", type_=sa.Double)
         key = sa.bindparam("the_key", type_=sa.String)  # not a column's name: SQLAlchemy's own
         token = sa.bindparam("the_token", type_=sa.String)
-        self._select = sa.select(t.c.state).where(t.c.key == key)
+        self._select = sa.select(t.c.state, t.c.token).where(t.c.key == key)
         self._release = sa.delete(t).where(t.c.key == key, t.c.token == token)
         self._prune = sa.delete(t).where(t.c.expires < now)
         self._insert_claim = sa.insert(t).values(
@@ -202,216 +211,134 @@ class SQLDeliveryStore:
             params["the_now"] = time.time()
         return params
 
-    def _run(self, operation: Callable[[_Session], T]) -> T:
+    def _run(self, operation: Callable[[sa.Connection], T]) -> T:
         """Run ``operation`` on a connection of the engine's pool, each statement committed
-        at once; a connection the database dropped meanwhile (it restarted) is replaced once,
-        then it gives up.
+        at once.
 
-        The statements were compiled once for the engine's dialect, and run on the driver's
-        own connection: SQLAlchemy's execution layer would cost more than the rest together.
+        A connection the database dropped (a restart, a failover, an idle timeout) is found
+        by the engine: by its pre-ping when it has one, else when a statement fails on it,
+        and then every connection pooled before it is replaced too. The operation then runs
+        once more on a new connection: each one may safely run twice.
+
+        :raises StoreUnavailable: for any failure of the database or its driver.
         """
         if self._pid != os.getpid():  # a forked worker: never share the parent's sockets
             self._base.dispose(close=False)
             self._pid = os.getpid()
         for attempt in (1, 2):
             try:
-                raw = self._base.raw_connection()
-            except sa_errors.DBAPIError as exc:  # connecting failed: SQLAlchemy wrapped it
-                raise self._unavailable(exc.orig) from exc
-            except sa_errors.TimeoutError as exc:  # no pooled connection came free in time
+                with self._engine.connect() as connection:
+                    return operation(connection)
+            except sa_errors.DBAPIError as exc:
+                if exc.connection_invalidated and attempt == 1:
+                    continue
                 raise self._unavailable(exc) from exc
-            except self._dbapi.Error as exc:  # connecting failed, as the driver said it
+            except sa_errors.SQLAlchemyError as exc:  # no pooled connection came free in time
                 raise self._unavailable(exc) from exc
-            session = _Session(raw, self._dbapi)
-            try:
-                result = operation(session)
-                session.commit()
-                return result
-            except self._dbapi.Error as exc:
-                if self._base.dialect.is_disconnect(exc, raw.dbapi_connection, session.cursor):
-                    raw.invalidate(exc)
-                    if attempt == 1:
-                        continue
-                    raise self._unavailable(exc) from exc
-                if isinstance(exc, (self._dbapi.OperationalError, self._dbapi.InterfaceError)):
-                    raise self._unavailable(exc) from exc
-                raise
-            finally:
-                session.close()
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _unavailable(self, cause: BaseException | None) -> StoreUnavailable:
+    def _unavailable(self, exc: sa_errors.SQLAlchemyError) -> StoreUnavailable:
+        """The failure as the route answers it (503): out of reach, or refusing the store's
+        statements (read-only, no privilege, a table of another shape); never a password."""
+        cause = exc.orig if isinstance(exc, sa_errors.DBAPIError) else exc
         reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
         if self._password:
             reason = reason.replace(self._password, "***")
-        return StoreUnavailable(
-            f"the database at {self.address} cannot be reached ({reason})", address=self.address
+        unreachable = not isinstance(exc, sa_errors.DBAPIError) or (
+            exc.connection_invalidated
+            or isinstance(exc, (sa_errors.OperationalError, sa_errors.InterfaceError))
         )
+        what = "cannot be reached" if unreachable else "refused the store's statement"
+        return StoreUnavailable(f"the database at {self.address} {what} ({reason})",
+                                address=self.address)  # fmt: skip
 
     # -- the contract ---------------------------------------------------------------------------
 
     def check(self) -> None:
         """Connect now and create the table when missing; drop rows past their expiry.
 
-        :raises StoreUnavailable: when the database cannot be reached.
+        :raises StoreUnavailable: when the database cannot be reached, or refuses the store
+            (read-only, no privilege to create or write the table).
         """
 
-        try:
-            with self._engine.connect() as connection:
-                try:
-                    self.table.create(connection, checkfirst=True)
-                except sa_errors.DBAPIError as exc:  # another worker created it meanwhile
-                    if exc.connection_invalidated or not sa.inspect(connection).has_table(
-                        self.table.name
-                    ):
-                        raise
-        except sa_errors.DBAPIError as exc:
-            if exc.connection_invalidated or isinstance(
-                exc, (sa_errors.OperationalError, sa_errors.InterfaceError)
-            ):
-                raise self._unavailable(exc.orig) from exc
-            raise
-        except sa_errors.TimeoutError as exc:
-            raise self._unavailable(exc) from exc
-        self._compile()
-        self._run(lambda session: session.execute(self._sql["prune"], self._params()))
+        def create(connection: sa.Connection) -> None:
+            try:
+                self.table.create(connection, checkfirst=True)
+            except sa_errors.DBAPIError as exc:  # another worker created it meanwhile
+                if exc.connection_invalidated or not sa.inspect(connection).has_table(
+                    self.table.name
+                ):
+                    raise
+            connection.execute(self._prune, self._params())
+
+        self._run(create)
 
     def claim(self, key: str) -> ClaimResult:
         token = self._tokens.new()
-        params = self._params(key=key, token=token)
-        sql = self._compiled()
 
-        def claim(session: _Session) -> ClaimResult | None:
+        def claim(connection: sa.Connection) -> ClaimResult | None:
+            params = self._params(key=key, token=token)
             if self._upsert:
-                taken = session.execute(sql["upsert_claim"], params).fetchone() is not None
+                taken = connection.execute(self._upsert_claim, params).first() is not None
             else:
                 try:
-                    taken = session.execute(sql["insert_claim"], params).rowcount > 0
-                except self._dbapi.IntegrityError:
-                    session.rollback()
-                    taken = session.execute(sql["retake"], params).rowcount > 0
+                    taken = connection.execute(self._insert_claim, params).rowcount > 0
+                except sa_errors.IntegrityError:
+                    taken = connection.execute(self._retake, params).rowcount > 0
             if taken:
                 return "claimed"
-            row = session.execute(sql["select"], params).fetchone()
+            row = connection.execute(self._select, params).first()
             if row is None:  # released between the two statements: try again
                 return None
-            return "done" if row[0] == "done" else "busy"
+            if row.token == token:  # taken before a lost reply: the claimant's own
+                return "claimed"
+            return "done" if row.state == "done" else "busy"
 
         while (result := self._run(claim)) is None:
-            params = self._params(key=key, token=token)
+            pass
         if result == "claimed":
             self._tokens.hold(key, token)
         return result
 
     def remember(self, key: str) -> None:
-        params = self._params(key=key, token=self._tokens.take(key) or "")
+        token = self._tokens.take(key) or ""
         prune = next(self._remembers) % PRUNE_EVERY == 0  # now and then, not every time
-        sql = self._compiled()
 
-        def remember(session: _Session) -> None:
+        def remember(connection: sa.Connection) -> None:
+            params = self._params(key=key, token=token)
             if self._upsert:
-                session.execute(sql["upsert_done"], params)
-            elif not session.execute(sql["mark_done"], params).rowcount:
-                try:
-                    session.execute(sql["insert_done"], params)
-                except self._dbapi.IntegrityError:  # another worker's live claim: it
-                    session.rollback()  # remembers or releases for itself
+                connection.execute(self._upsert_done, params)
+            elif not connection.execute(self._mark_done, params).rowcount:
+                # an IntegrityError: another worker's live claim, which it remembers or
+                # releases for itself
+                with contextlib.suppress(sa_errors.IntegrityError):
+                    connection.execute(self._insert_done, params)
             if prune:
-                session.execute(sql["prune"], params)
+                connection.execute(self._prune, params)
 
         self._run(remember)
 
     def release(self, key: str) -> None:
         token = self._tokens.take(key)
         if token is not None:
-            params = self._params(key=key, token=token)
-            sql = self._compiled()
-            self._run(lambda session: session.execute(sql["release"], params))
-
-    # -- statements compiled once ---------------------------------------------------------------
-
-    def _compiled(self) -> dict[str, _Statement]:
-        if not self._sql:
-            self._compile()
-        return self._sql
-
-    def _compile(self) -> None:
-        dialect = self._base.dialect
-        statements = {
-            "select": self._select,
-            "release": self._release,
-            "prune": self._prune,
-            "insert_claim": self._insert_claim,
-            "insert_done": self._insert_done,
-            "retake": self._retake,
-            "mark_done": self._mark_done,
-        }
-        if self._upsert:
-            statements.update(upsert_claim=self._upsert_claim, upsert_done=self._upsert_done)
-        self._sql = {name: _Statement(st, dialect) for name, st in statements.items()}
-
-
-class _Statement:
-    """One statement compiled for one dialect: its SQL text, and how to lay out parameters
-    (the driver's own style, constants bound in the statement filled in)."""
-
-    def __init__(self, statement: Any, dialect: Any) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = compiled.string
-        self.defaults = compiled.construct_params(dict.fromkeys(OUR_PARAMETERS))
-        escaped = getattr(compiled, "escaped_bind_names", None) or {}
-        self.names = [(name, escaped.get(name, name)) for name in self.defaults]
-        self.positions = compiled.positiontup if dialect.positional else None
-
-    def parameters(self, values: dict[str, Any]) -> Any:
-        merged = {name: values.get(name, default) for name, default in self.defaults.items()}
-        if self.positions is not None:
-            return tuple(merged[name] for name in self.positions)
-        return {escaped: merged[name] for name, escaped in self.names}
-
-
-class _Session:
-    """A pooled driver connection for one operation: statements committed at once
-    (``autocommit`` where the driver has it, else a commit after the operation)."""
-
-    def __init__(self, raw: Any, dbapi: Any) -> None:
-        self.raw = raw
-        self.cursor: Any = None
-        driver = raw.driver_connection
-        self._driver = driver
-        self._autocommit = getattr(driver, "autocommit", None) is False  # psycopg and others
-        if self._autocommit:
-            driver.autocommit = True
-
-    def execute(self, statement: _Statement, values: dict[str, Any]) -> Any:
-        if self.cursor is None:
-            self.cursor = self.raw.cursor()
-        self.cursor.execute(statement.sql, statement.parameters(values))
-        return self.cursor
-
-    def rollback(self) -> None:
-        if not self._autocommit:
-            self.raw.rollback()
-
-    def commit(self) -> None:
-        if not self._autocommit:
-            self.raw.commit()
-
-    def close(self) -> None:
-        try:
-            if self.cursor is not None:
-                self.cursor.close()
-            if self._autocommit:
-                self._driver.autocommit = False  # the pool's next user gets it as it was
-        except Exception:  # noqa: S110 - a dead connection: the pool replaces it
-            pass
-        finally:
-            self.raw.close()
+            self._run(
+                lambda connection: connection.execute(
+                    self._release, self._params(key=key, token=token)
+                )
+            )
 
 
 def _create_engine(url: sa.URL, timeout: float) -> sa.Engine:
-    """An engine for a URL: connecting waits at most ``timeout`` seconds on PostgreSQL."""
+    """An engine for a URL that pings each pooled connection before use and commits each
+    statement at once (so a connection given back has no transaction to roll back);
+    connecting waits at most ``timeout`` seconds on PostgreSQL."""
     connect_args: dict[str, Any] = {}
     if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = max(1, round(timeout))
-    return sa.create_engine(url, connect_args=connect_args)
+    return sa.create_engine(
+        url,
+        connect_args=connect_args,
+        pool_pre_ping=True,
+        isolation_level="AUTOCOMMIT",
+        pool_reset_on_return=None,
+    )
