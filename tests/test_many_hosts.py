@@ -172,3 +172,80 @@ def test_two_hosts_sharing_one_store_run_each_event_once(
     assert all(where[k] == {"b"} for k in stuck), "what A held ran on B after the lease"
     assert all(where[delivery_key(second[i])] == {"a"} for i in range(EVENTS) if acked[i])
     os.remove(freeze)
+
+
+FAULT_EVENTS = 600
+
+
+def terminate_backends(url: str) -> None:
+    """Terminate every PostgreSQL backend but this one, as a failover or pooler restart does."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"),
+                         autocommit=True) as connection:  # fmt: skip
+        connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND datname = current_database()"
+        )
+
+
+@pytest.mark.parametrize("fault", ["bounded redis pool", "postgres backends terminated"])
+def test_two_threaded_hosts_run_each_event_once_through_store_faults(
+    fault: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Two gthread hosts (2 workers x 24 threads each) get every event twice at once, and retry
+    whatever is not a 2xx as StackOne redelivers. A Redis pool of 4 connections per worker
+    runs short again and again; or every PostgreSQL backend is terminated three times during
+    the burst. Each event's receivers still run exactly once."""
+    kind = "redis" if "redis" in fault else "postgres"
+    server = request.getfixturevalue(f"own_{kind}")
+    url = server.url + ("?max_connections=4" if kind == "redis" else "")
+    runs = tmp_path / "runs.log"
+
+    def host(name: str) -> dict[str, str]:
+        instance = tmp_path / f"host-{name}"
+        instance.mkdir()
+        return {"HOSTS_NAME": name, "HOSTS_INSTANCE": str(instance),
+                "HOSTS_RUNS_FILE": str(runs), "STACKONE_DELIVERY_STORE": url,
+                "STACKONE_DELIVERY_WAIT": "5"}  # fmt: skip
+
+    poster = Poster()
+    events = [
+        make_event("account.created", account_id=f"acc_fault_{i:04d}", origin_owner_id="org_1")
+        for i in range(FAULT_EVENTS)
+    ]
+    refused: Counter[int] = Counter()
+    lock = threading.Lock()
+    deadline = time.monotonic() + 240
+
+    def deliver(i: int, url: str) -> bool:
+        while time.monotonic() < deadline:  # StackOne's retries, without its backoff
+            status, _ = poster.post(url, events[i])
+            if 200 <= status < 300:
+                return True
+            with lock:
+                refused[status] += 1
+            time.sleep(0.05)
+        return False
+
+    threaded = ("--threads", "24")
+    app = "tests.hosts_app:create_app()"
+    with (
+        gunicorn(app, workers=2, env=host("a"), args=threaded) as a,
+        gunicorn(app, workers=2, env=host("b"), args=threaded) as b,
+    ):
+        pairs = [(i, u) for i in range(FAULT_EVENTS) for u in (a.url, b.url)]
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            futures = [pool.submit(deliver, i, u) for i, u in pairs]
+            if kind == "postgres":
+                for share in (4, 2, 4 / 3):  # at a quarter, a half and three quarters
+                    while sum(f.done() for f in futures) < len(futures) / share:
+                        time.sleep(0.01)
+                    terminate_backends(server.url)
+            delivered = [future.result(timeout=240) for future in futures]
+    assert all(delivered), "every copy was acknowledged in the end"
+    counted = runs_in(runs)
+    keys = {delivery_key(body) for body in events}
+    assert set(counted) == keys, "nothing lost"
+    assert set(counted.values()) == {1}, f"nothing ran twice ({sum(counted.values())} runs)"
+    assert set(refused) <= {409, 503}, f"only 'retry later' answers: {refused}"
