@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from responses import matchers
 
-from flask_stackone import Owner, errors, make_blueprint
+from flask_stackone import AccountEvent, Owner, account_created, errors, make_blueprint
 from flask_stackone.core.client import is_local_url
 from flask_stackone.core.hub_script import HUB_VERSION, PINS
 
@@ -131,6 +131,19 @@ def build_app(
     bp.owner_loader(lambda: owner)
     app.register_blueprint(bp)
     return app
+
+
+def counting_app(store: object, **config: object) -> tuple[Flask, list[str]]:
+    """A host app on ``store`` that waits for no busy delivery, and the account ids its
+    ``account_created`` receiver ran for, in order."""
+    app = build_app(STACKONE_DELIVERY_STORE=store, STACKONE_DELIVERY_WAIT=0, **config)
+    runs: list[str] = []
+
+    @account_created.connect_via(app, weak=False)
+    def record(sender: Flask, event: AccountEvent, **extra: object) -> None:
+        runs.append(event.account_id or "")
+
+    return app, runs
 
 
 @pytest.fixture

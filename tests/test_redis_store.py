@@ -17,7 +17,7 @@ from flask_stackone import ConfigurationError, StoreUnavailable, account_created
 from flask_stackone.core.webhooks import delivery_key
 from flask_stackone.testing import make_event, post_event
 
-from .conftest import build_app
+from .conftest import build_app, counting_app
 from .servers import own_redis, shared_redis  # noqa: F401 - fixtures
 
 _prefixes = itertools.count()
@@ -181,17 +181,6 @@ def test_clients_the_store_cannot_serve_are_refused_when_it_is_made(shared_redis
         new_store(caching)
     with pytest.raises(ConfigurationError, match=r"^STACKONE_DELIVERY_STORE: .*client-side"):
         build_app(STACKONE_DELIVERY_STORE=caching)
-
-
-def counting_app(store: Any) -> tuple[Flask, list[str]]:
-    app = build_app(STACKONE_DELIVERY_STORE=store, STACKONE_DELIVERY_WAIT=0)
-    runs: list[str] = []
-
-    @account_created.connect_via(app, weak=False)
-    def record(sender: Flask, event: Any, **extra: Any) -> None:
-        runs.append(event.account_id)
-
-    return app, runs
 
 
 def test_a_value_of_another_type_at_the_key_answers_503(shared_redis) -> None:  # noqa: F811

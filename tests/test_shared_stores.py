@@ -22,22 +22,11 @@ from flask_stackone import (
 from flask_stackone.core.stores import open_store
 from flask_stackone.testing import make_event, post_event
 
-from .conftest import API_KEY, WEBHOOK_SECRET, build_app
+from .conftest import API_KEY, WEBHOOK_SECRET, counting_app
 from .gunicorn_server import free_port
 from .servers import own_postgres, own_redis, shared_postgres, shared_redis  # noqa: F401
 
 PASSWORD = "hunter2-Pa55word"
-
-
-def counting_app(store: Any, **config: Any) -> tuple[Flask, list[str]]:
-    app = build_app(STACKONE_DELIVERY_STORE=store, STACKONE_DELIVERY_WAIT=0, **config)
-    runs: list[str] = []
-
-    @account_created.connect_via(app, weak=False)
-    def record(sender: Flask, event: Any, **extra: Any) -> None:
-        runs.append(event.account_id)
-
-    return app, runs
 
 
 @pytest.mark.parametrize("kind", ["redis", "postgres"])

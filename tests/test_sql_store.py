@@ -18,7 +18,7 @@ from flask import Flask
 from flask_stackone import ConfigurationError, StoreUnavailable, account_created, get_state
 from flask_stackone.testing import make_event, post_event
 
-from .conftest import build_app
+from .conftest import build_app, counting_app
 from .servers import own_postgres, shared_postgres  # noqa: F401 - fixtures
 
 _tables = itertools.count()
@@ -68,17 +68,6 @@ def fill_the_pool(engine: Any, size: int) -> None:
         connection.exec_driver_sql("SELECT 1")
     for connection in connections:
         connection.close()
-
-
-def counting_app(store: Any, **config: Any) -> tuple[Flask, list[str]]:
-    app = build_app(STACKONE_DELIVERY_STORE=store, STACKONE_DELIVERY_WAIT=0, **config)
-    runs: list[str] = []
-
-    @account_created.connect_via(app, weak=False)
-    def record(sender: Flask, event: Any, **extra: Any) -> None:
-        runs.append(event.account_id)
-
-    return app, runs
 
 
 @pytest.fixture
