@@ -16,9 +16,10 @@ from werkzeug.exceptions import HTTPException
 
 from . import accounts_panel, assets, routes, widget
 from .cli import init_cli
-from .config import DEFAULTS, Settings, apply_defaults, check_option_names, read_settings
+from .config import Settings, apply_defaults, check_option_names, read_settings
 from .core.client import StackOneClient
 from .core.errors import ConfigurationError, FlaskStackOneError
+from .core.settings_table import PLUGIN_SETTINGS
 from .core.stores import open_store
 from .sandbox_mount import prepare_sandbox
 from .state import EXTENSION_KEY, OwnerLoader, StackOneState
@@ -175,7 +176,7 @@ def _watch_late_settings(
     differs, this blueprint's routes answer ``503 not_configured`` naming the settings, and
     the error is logged for every other request. Once they match, nothing more is done.
     """
-    keys = [settings.prefix + key for key in DEFAULTS if key.lower() not in options]
+    keys = [settings.prefix + s.key for s in PLUGIN_SETTINGS if s.field not in options]
     read = {key: _snapshot(app.config.get(key)) for key in keys}
     verified = False
     logged = False

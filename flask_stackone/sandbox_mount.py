@@ -31,9 +31,10 @@ from flask.helpers import get_debug_flag
 from werkzeug.routing import BuildError
 from werkzeug.wsgi import get_current_url
 
-from .config import DEFAULTS, Settings
-from .core.client import is_local_url
+from .config import Settings
+from .core.client import DEFAULT_API_URL, is_local_url, is_loopback
 from .core.errors import ConfigurationError
+from .core.settings_table import BY_KEY, SANDBOX_SETTINGS
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -85,7 +86,7 @@ def _mount(
 ) -> tuple[Settings, requests.Session | None, str]:
     """Build the sandbox app with ``values`` and mount it on ``app``."""
     from .sandbox import create_app, get_sandbox
-    from .sandbox.state import EXTENSION_KEY
+    from .sandbox.state import SANDBOX_EXTENSION_KEY
     from .sandbox.transport import IN_PROCESS_URL, WSGIAdapter
 
     if get_sandbox(app) is not None:
@@ -93,7 +94,7 @@ def _mount(
             f"{settings.name('sandbox')}: only one flask-stackone blueprint per app can use "
             "the sandbox"
         )
-    explicit_url = settings.api_url.rstrip("/") != DEFAULTS["API_URL"]
+    explicit_url = settings.api_url.rstrip("/") != DEFAULT_API_URL
     if explicit_url and not is_local_url(settings.api_url):
         host = urlsplit(settings.api_url).hostname or settings.api_url
         raise ConfigurationError(
@@ -109,7 +110,7 @@ def _mount(
     sandbox = get_sandbox(sandbox_app)
     assert sandbox is not None
     link = HostLink(app, sandbox, _path_of(app, webhook_endpoint), settings.public_url)
-    app.extensions[EXTENSION_KEY] = sandbox  # get_sandbox(app) finds it
+    app.extensions[SANDBOX_EXTENSION_KEY] = sandbox  # get_sandbox(app) finds it
     app.wsgi_app = SandboxDispatcher(app.wsgi_app, sandbox_app, link)  # type: ignore[method-assign]
     session = None
     if not explicit_url:
@@ -127,15 +128,14 @@ def _mount(
     return in_use, session, URL_PREFIX
 
 
-#: The sandbox settings a host app writes (``STACKONE_SANDBOX_DB`` ...); the others come
-#: from the plugin's own (``STACKONE_API_KEY`` ...).
-HOST_KEYS = ("SANDBOX_DB", "SANDBOX_WEBHOOK_URL", "SANDBOX_DELIVERY_ATTEMPTS",
-             "SANDBOX_DELIVERY_BACKOFF")  # fmt: skip
+#: The sandbox settings a host app writes (``STACKONE_SANDBOX_DB`` ...); the plugin fills
+#: the others from its own (``STACKONE_API_KEY`` ...).
+HOST_KEYS = tuple(s.key for s in SANDBOX_SETTINGS if s.from_plugin is None)
 
 
 def _sandbox_settings(config: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The sandbox's settings: the host's ``<prefix>SANDBOX_*`` keys without the prefix,
-    with the plugin's key, secret, timeout and Hub script source.
+    and the others from the plugin's settings (its key, secret, timeout, Hub script source).
 
     :raises ConfigurationError: a ``<prefix>SANDBOX_*`` key that is none of them (a typo).
     """
@@ -147,14 +147,12 @@ def _sandbox_settings(config: dict[str, Any], settings: Settings) -> dict[str, A
         raise ConfigurationError(
             f"{settings.prefix}{unknown[0]} is not a setting (the sandbox's are {known})"
         )
-    return {
-        **found,
-        "SANDBOX_API_KEY": settings.api_key,
-        "SANDBOX_WEBHOOK_SECRET": settings.webhook_secret[0] if settings.webhook_secret else None,
-        "SANDBOX_DELIVERY_TIMEOUT": settings.timeout,
-        "SANDBOX_HUB_DIR": settings.hub_dir,
-        "SANDBOX_HUB_SCRIPT_URL": settings.hub_script_url,
+    filled = {
+        s.key: getattr(settings, BY_KEY[s.from_plugin].field)
+        for s in SANDBOX_SETTINGS
+        if s.from_plugin is not None
     }
+    return {**found, **filled}
 
 
 def _path_of(app: Flask, endpoint: str) -> str | None:
@@ -254,14 +252,13 @@ class SandboxDispatcher:
     earlier run left pending."""
 
     def __init__(self, host: WSGIApplication, sandbox_app: Flask, link: HostLink) -> None:
-        from .sandbox.app import is_loopback, owns
+        from .sandbox.app import owns
 
         self.host = host
         self.sandbox_app = sandbox_app
         self.link = link
         self.prefix = URL_PREFIX
         self._owns: Callable[[Flask, str, str], bool] = owns
-        self._is_loopback: Callable[[str], bool] = is_loopback
         self._started = False
         self._warned = False
 
@@ -287,7 +284,7 @@ class SandboxDispatcher:
 
     def _warn_if_remote(self, address: str) -> None:
         """Say it loudly (once) when another machine reaches the sandbox."""
-        if self._warned or not address or self._is_loopback(address):
+        if self._warned or not address or is_loopback(address):
             return
         self._warned = True
         log.warning(

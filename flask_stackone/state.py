@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from .core.client import StackOneClient
     from .core.models import ConnectorMeta, Owner
 
+#: Where an app keeps its blueprints' states in ``app.extensions``: a dict by blueprint name
+#: (a mounted sandbox is under ``SANDBOX_EXTENSION_KEY``).
 EXTENSION_KEY = "stackone"
 
 OwnerLoader = Callable[[], "Owner | None"]

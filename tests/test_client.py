@@ -15,7 +15,7 @@ from responses import matchers
 
 import flask_stackone.core.client as client_module
 from flask_stackone import StackOneClient, errors
-from flask_stackone.core.client import USER_AGENT, parse_retry_after
+from flask_stackone.core.client import USER_AGENT, is_local_url, is_loopback, parse_retry_after
 
 from .conftest import API, API_KEY
 from .live_server import refused_port, serve
@@ -321,3 +321,40 @@ def test_truncated_body_is_an_invalid_response():
 
     with serve(stub) as url, pytest.raises(errors.InvalidResponseError):
         StackOneClient(API_KEY, url).get_account("acc_1")
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("sandbox.localhost", False),  # a Host header is not vouched for by its suffix
+        ("localhost.attacker.example", False),
+        ("127.0.0.1.attacker.example", False),
+        ("0.0.0.0", False),  # noqa: S104 - an address that listens everywhere
+        ("10.0.0.1", False),
+        ("", False),
+    ],
+)
+def test_the_loopback_rule(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://localhost:5000/", True),
+        ("http://127.0.0.1:4010", True),
+        ("http://[::1]:4010/", True),
+        ("http://sandbox.localhost/stackone-sandbox", True),  # resolves to this machine only
+        ("http://localhost.attacker.example/", False),
+        ("https://api.stackone.com", False),
+        ("http://[::1", False),
+    ],
+)
+def test_a_url_on_this_machine(url: str, local: bool) -> None:
+    assert is_local_url(url) is local

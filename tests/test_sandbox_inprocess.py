@@ -411,7 +411,7 @@ def failing_deliverer(tmp_path: Path, attempts: int | None) -> tuple[Deliverer, 
 
 
 def test_deliveries_are_retried_until_a_2xx_by_default(tmp_path: Path, monkeypatch: Any) -> None:
-    assert get_state(sandbox_app(tmp_path)).settings.sandbox_delivery_attempts is None
+    assert get_state(sandbox_app(tmp_path)).settings.sandbox_config.delivery_attempts is None
     deliverer, store = failing_deliverer(tmp_path, None)
     with refused_port() as port, requests.Session() as session:
         for done in (0, 1, 50):
@@ -425,9 +425,9 @@ def test_deliveries_are_retried_until_a_2xx_by_default(tmp_path: Path, monkeypat
 
 def test_a_configured_limit_of_attempts_gives_up(tmp_path: Path) -> None:
     app = sandbox_app(tmp_path, STACKONE_SANDBOX_DELIVERY_ATTEMPTS=2)
-    assert get_state(app).settings.sandbox_delivery_attempts == 2
+    assert get_state(app).settings.sandbox_config.delivery_attempts == 2
     unlimited = sandbox_app(tmp_path, STACKONE_SANDBOX_DELIVERY_ATTEMPTS=0)
-    assert get_state(unlimited).settings.sandbox_delivery_attempts is None
+    assert get_state(unlimited).settings.sandbox_config.delivery_attempts is None
     deliverer, store = failing_deliverer(tmp_path, 2)
     with refused_port() as port, requests.Session() as session:
         deliverer._send(session, f"http://127.0.0.1:{port}/", 1, b"{}", 0, "account.created")

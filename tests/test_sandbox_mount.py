@@ -129,7 +129,7 @@ def test_the_configured_webhook_url_wins(tmp_path: Path, apps: list[Flask]) -> N
         requests.get(f"{base}/stackone-sandbox/", timeout=5)
     assert get_sandbox(app).webhook_url() == "http://127.0.0.1:9/hooks"
     config = get_sandbox(app).config
-    assert config.webhook_url == get_state(app).settings.sandbox_webhook_url
+    assert config.webhook_url == get_state(app).settings.sandbox_config.webhook_url
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ only when StackOne certainly did not process it (429, or no connection made).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -27,13 +28,28 @@ log = logging.getLogger("flask_stackone.client")
 DEFAULT_API_URL = "https://api.stackone.com"
 USER_AGENT = f"flask-stackone/{__version__} python-requests/{requests.__version__}"
 RETRY_GET_STATUSES = frozenset({408, 429, 502, 503, 504})
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and the loopback addresses (``127.0.0.1``, ``::1``, bracketed
+    or not): the names of this machine that a ``Host`` header or a listening address use."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def is_local_url(url: str) -> bool:
-    """True for http(s) URLs on this machine (``localhost``, ``*.localhost``, loopback)."""
-    host = (urlsplit(url).hostname or "").lower()
-    return host in LOCAL_HOSTS or host.endswith(".localhost")
+    """True for a URL on this machine: its host is :func:`is_loopback` or a ``*.localhost``
+    name (which resolves to this machine only)."""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:  # an unclosed IPv6 bracket
+        return False
+    return is_loopback(host) or host.endswith(".localhost")
 
 
 def check_api_url(url: str, setting: str = "STACKONE_API_URL") -> str:

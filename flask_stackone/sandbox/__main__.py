@@ -15,8 +15,9 @@ from collections.abc import Sequence
 
 from werkzeug.serving import make_server
 
+from ..core.client import is_loopback
 from ..core.errors import ConfigurationError
-from .app import create_app, is_loopback
+from .app import create_app
 from .state import get_sandbox
 
 DEFAULT_PORT = 4010

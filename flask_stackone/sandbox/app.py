@@ -7,7 +7,6 @@ It emulates the StackOne endpoints account linking uses, for any stack: served a
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 from collections.abc import Mapping
@@ -20,7 +19,7 @@ from . import api, pages
 from .accounts import SandboxError
 from .blueprint import add_hub_cors, is_api_path, sandbox_bp
 from .config import read_config
-from .state import EXTENSION_KEY, Sandbox
+from .state import SANDBOX_EXTENSION_KEY, Sandbox
 from .store import SandboxStore
 
 log = logging.getLogger("flask_stackone.sandbox")
@@ -65,23 +64,13 @@ def create_app(
     app.config.update(config or {})
     settings = read_config(app.config, setting_prefix)
     store = SandboxStore(os.path.join(app.instance_path, settings.db))  # an absolute path wins
-    app.extensions[EXTENSION_KEY] = Sandbox(settings, store)
+    app.extensions[SANDBOX_EXTENSION_KEY] = Sandbox(settings, store)
     app.register_blueprint(sandbox_bp)
     app.register_error_handler(SandboxError, api.failure)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(InternalServerError, server_error)
     app.after_request(add_hub_cors)
     return app
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (``127.0.0.1``, ``::1``)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def owns(app: Flask, path: str, method: str) -> bool:

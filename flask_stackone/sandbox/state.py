@@ -22,7 +22,9 @@ from .store import SandboxStore
 
 log = logging.getLogger("flask_stackone.sandbox")
 
-EXTENSION_KEY = "stackone_sandbox"
+#: Where an app keeps its :class:`Sandbox` in ``app.extensions`` (the plugin's own state is
+#: under another key, ``flask_stackone.state.EXTENSION_KEY``).
+SANDBOX_EXTENSION_KEY = "stackone_sandbox"
 
 
 def now_iso() -> str:
@@ -107,7 +109,7 @@ def get_sandbox(app: Flask | None = None) -> Sandbox | None:
     """The sandbox of ``app`` (default: the current app): the sandbox app itself or a
     Flask app that mounts it; ``None`` when the sandbox is not on."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    return app.extensions.get(EXTENSION_KEY)
+    return app.extensions.get(SANDBOX_EXTENSION_KEY)
 
 
 def _require(app: Flask) -> Sandbox:

@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 from flask import current_app
 
 from .. import signals
-from ..config import SLUG, Settings
+from ..config import Settings
 from ..core.errors import (
     ConfigurationError,
     ForeignAccountError,
@@ -20,6 +20,7 @@ from ..core.errors import (
     ReceiverError,
 )
 from ..core.models import CATEGORIES, Account, AccountEvent, ConnectSession, Owner, SessionCreated
+from ..core.setting_parsers import SLUG
 from ..state import StackOneState
 
 log = logging.getLogger("flask_stackone")

@@ -26,7 +26,7 @@ from werkzeug.exceptions import SecurityError
 from werkzeug.sansio.utils import host_is_trusted
 
 from ..core import errors
-from ..core.client import LOCAL_HOSTS
+from ..core.client import is_loopback
 from ..core.errors import LinkError, LinkExpired, LinkRevoked
 from ..core.models import ConnectSession, Owner
 from ..state import StackOneState, get_state
@@ -271,7 +271,7 @@ def _request_host_is_vouched_for() -> bool:
         hostname = urlsplit(f"//{host}").hostname
     except ValueError:
         return False
-    return hostname in LOCAL_HOSTS
+    return hostname is not None and is_loopback(hostname)
 
 
 def onboarding_link(
