@@ -182,7 +182,8 @@ def render_accounts(
     if problem in ("signed_out", "not_configured"):
         can_add = can_reconnect = False  # nothing to offer until that changes
     can_disconnect = check.flag("allow_disconnect", allow_disconnect, MACRO)
-    actions = [name for name, on in zip(ROW_ACTIONS, (can_reconnect, can_disconnect)) if on]
+    buttons = {"reconnect": can_reconnect, "disconnect": can_disconnect}
+    actions = [name for name in ROW_ACTIONS if buttons[name]]
     panel_id = check.element_id(check.text("id", id, MACRO), "stackone-accounts")
     context: dict[str, Any] = {
         "id": panel_id,
