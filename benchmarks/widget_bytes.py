@@ -21,8 +21,8 @@ from flask import Flask, render_template_string
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask_stackone import Owner, make_blueprint
-from flask_stackone.assets import hub_script as load_script
 from flask_stackone.core.hub_script import HUB_VERSION, INSTALL_COMMAND
+from flask_stackone.core.hub_script import installed_script as load_script
 from flask_stackone.sandbox import stop_deliveries
 from tests.live_server import serve
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .__about__ import __version__
-from .hub_commands import force_option, install_and_report, report_status, version_option
+from .widget.commands import force_option, install_and_report, report_status, version_option
 
 dir_option = click.option(
     "--dir", "root", default=None, help="Cache folder (default: $STACKONE_HUB_DIR or ~/.cache)."

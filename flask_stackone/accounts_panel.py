@@ -3,8 +3,9 @@ accounts, with re-connect, disconnect and add.
 
 Rendering only. The list is read from StackOne on the server (the services do that), so the
 page shows it before any script runs; our panel script (``static/stackone/accounts.js``)
-then runs the buttons through the blueprint's routes and updates the list in place. The
-Hub for re-connect and add is the ``{{ stackone_hub() }}`` glue, in a dialog.
+then runs the buttons through the blueprint's routes and updates the list in place with rows
+the list route renders (:func:`render_rows`: one template, ``_account_rows.html``, for both).
+The Hub for re-connect and add is the widget's glue, in a dialog.
 """
 
 from __future__ import annotations
@@ -18,24 +19,15 @@ from typing import Any
 from flask import Flask, render_template, url_for
 from markupsafe import Markup
 
-from .assets import glue, package_file
+from .core.connectors import monogram
 from .core.errors import ConfigurationError, StackOneError
 from .core.hub_script import INSTALL_COMMAND
 from .services import accounts, linking
 from .services.accounts import LinkedAccount
 from .state import StackOneState
-from .widget import (
-    ACCOUNT_PLACEHOLDER,
-    _categories,
-    _flag,
-    _height,
-    _state,
-    _text,
-    _theme,
-    element_id,
-    hub_urls,
-    script_source,
-)
+from .widget import options as check
+from .widget.assets import glue_url, package_file_url
+from .widget.macro import ACCOUNT_PLACEHOLDER, hub_source, hub_urls
 
 log = logging.getLogger("flask_stackone")
 
@@ -51,16 +43,6 @@ def register(app: Flask, blueprint_name: str) -> None:
     render = functools.partial(render_accounts, blueprint_name)
     app.jinja_env.globals.setdefault("stackone_accounts", render)
     app.jinja_env.globals.setdefault("_stackone_accounts_panel", render)
-
-
-def monogram(name: str) -> str:
-    """Up to two letters standing for ``name`` when there is no logo: ``"HiBob"`` -> ``Hi``,
-    ``"SAP SuccessFactors"`` -> ``SS``."""
-    words = [w for w in name.replace("-", " ").replace("_", " ").split() if w[:1].isalnum()]
-    if not words:
-        return "?"
-    letters = words[0][:2] if len(words) == 1 else words[0][0] + words[1][0]
-    return letters[:1].upper() + letters[1:].lower() if len(words) == 1 else letters.upper()
 
 
 def status_label(status: str | None) -> str:
@@ -88,6 +70,23 @@ def row(item: LinkedAccount) -> dict[str, Any]:
     data["updated_text"] = time_text(item.account.updated_at)
     data["title"] = f"{item.name} ({item.account.label})" if item.account.label else item.name
     return data
+
+
+#: The buttons a row can have.
+ROW_ACTIONS = ("reconnect", "disconnect")
+
+
+def render_rows(items: Iterable[LinkedAccount], actions: Iterable[str] = ROW_ACTIONS) -> str:
+    """The panel's rows (``<li>`` elements) for ``items``, with the buttons among
+    :data:`ROW_ACTIONS` named in ``actions``; the panel renders them, and the list route
+    answers them to the panel's script."""
+    chosen = set(actions)
+    return render_template(
+        "stackone/_account_rows.html",
+        rows=[row(item) for item in items],
+        can_reconnect="reconnect" in chosen,
+        can_disconnect="disconnect" in chosen,
+    )
 
 
 def _heading_level(value: Any) -> int:
@@ -153,19 +152,19 @@ def render_accounts(
     :raises TypeError, ValueError: an option has the wrong type or form, or names a
         provider or category this app does not offer.
     """
-    state = _state(blueprint_name, blueprint, MACRO)
+    state = check.blueprint_state(blueprint_name, blueprint, MACRO)
     options = accounts.list_options(
         state,
         {
-            "provider": _text("provider", provider, MACRO),
-            "categories": _categories(categories, MACRO),
+            "provider": check.text("provider", provider, MACRO),
+            "categories": check.categories(categories, MACRO),
         },
     )
     hub_options = {
         "provider": options["provider"],
-        "categories": _categories(categories, MACRO),
+        "categories": check.categories(categories, MACRO),
     }
-    source = script_source(state)
+    source = hub_source(state)
     if source is None and (allow_add or allow_reconnect):
         log.warning(
             "the StackOne Hub script is not available for the accounts panel: run `%s` or set %s",
@@ -174,34 +173,39 @@ def render_accounts(
         )
     hub_src, integrity = source or (None, None)
     base_url, app_url = hub_urls(state)
-    can_add = _flag("allow_add", allow_add, MACRO) and hub_src is not None
-    can_reconnect = _flag("allow_reconnect", allow_reconnect, MACRO) and hub_src is not None
+    can_add = check.flag("allow_add", allow_add, MACRO) and hub_src is not None
+    can_reconnect = check.flag("allow_reconnect", allow_reconnect, MACRO) and hub_src is not None
     rows: list[dict[str, Any]] = []
     problem: str | None = "loading"
-    if _flag("server_render", server_render, MACRO):
+    if check.flag("server_render", server_render, MACRO):
         rows, problem = _load(state, options)
     if problem in ("signed_out", "not_configured"):
         can_add = can_reconnect = False  # nothing to offer until that changes
-    panel_id = element_id(_text("id", id, MACRO), "stackone-accounts")
+    can_disconnect = check.flag("allow_disconnect", allow_disconnect, MACRO)
+    buttons = {"reconnect": can_reconnect, "disconnect": can_disconnect}
+    actions = [name for name in ROW_ACTIONS if buttons[name]]
+    panel_id = check.element_id(check.text("id", id, MACRO), "stackone-accounts")
     context: dict[str, Any] = {
         "id": panel_id,
         "rows": rows,
         "problem": problem,
-        "title": _text("title", title, MACRO),
+        "title": check.text("title", title, MACRO),
         "level": _heading_level(heading_level),
-        "empty_text": _text("empty_text", empty_text, MACRO) or DEFAULT_EMPTY_TEXT,
-        "add_label": _text("add_label", add_label, MACRO) or DEFAULT_ADD_LABEL,
+        "empty_text": check.text("empty_text", empty_text, MACRO) or DEFAULT_EMPTY_TEXT,
+        "add_label": check.text("add_label", add_label, MACRO) or DEFAULT_ADD_LABEL,
         "can_add": can_add,
         "can_reconnect": can_reconnect,
-        "can_disconnect": _flag("allow_disconnect", allow_disconnect, MACRO),
+        "can_disconnect": can_disconnect,
         "hub_missing": hub_src is None and (allow_add or allow_reconnect),
         "install_command": INSTALL_COMMAND,
-        "nonce": _text("nonce", nonce, MACRO),
-        "stylesheet": _flag("stylesheet", stylesheet, MACRO),
+        "nonce": check.text("nonce", nonce, MACRO),
+        "stylesheet": check.flag("stylesheet", stylesheet, MACRO),
         "list_url": url_for(
             f"{state.name}.list_accounts",
             provider=options["provider"],
             categories=",".join(options["categories"] or ()) or None,
+            # the rows the script asks for have this panel's buttons (all by default)
+            actions=None if len(actions) == len(ROW_ACTIONS) else " ".join(actions),
         ),
         "disconnect_url": url_for(
             f"{state.name}.disconnect_account", account_id=ACCOUNT_PLACEHOLDER
@@ -211,23 +215,15 @@ def render_accounts(
             "confirm_url": url_for(f"{state.name}.confirm_account", account_id=ACCOUNT_PLACEHOLDER),
             "hub_src": hub_src,
             "integrity": integrity,
-            "height": _height(height, MACRO),
-            "theme": _theme(theme, MACRO),
+            "height": check.height(height, MACRO),
+            "theme": check.theme(theme, MACRO),
             "base_url": base_url,
             "app_url": app_url,
         },
         "add_options": {k: v for k, v in hub_options.items() if v},
-        "glue_src": url_for(f"{state.name}.glue_script", digest=glue().etag),
-        "panel_src": url_for(
-            f"{state.name}.package_file",
-            digest=package_file("accounts.js").etag,
-            name="accounts.js",
-        ),
-        "css_href": url_for(
-            f"{state.name}.package_file",
-            digest=package_file("accounts.css").etag,
-            name="accounts.css",
-        ),
+        "glue_src": glue_url(state.name),
+        "panel_src": package_file_url(state.name, "accounts.js"),
+        "css_href": package_file_url(state.name, "accounts.css"),
     }
     # render_template autoescapes every value; the result is HTML to keep as it is.
     return Markup(render_template("stackone/_accounts.html", **context))  # noqa: S704

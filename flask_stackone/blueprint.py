@@ -14,7 +14,7 @@ from flask.blueprints import BlueprintSetupState
 from flask.cli import AppGroup
 from werkzeug.exceptions import HTTPException
 
-from . import accounts_panel, assets, routes, widget
+from . import accounts_panel, routes
 from .cli import init_cli
 from .config import Settings, apply_defaults, check_option_names, read_settings
 from .core.client import StackOneClient
@@ -23,6 +23,7 @@ from .core.settings_table import PLUGIN_SETTINGS
 from .core.stores import open_store
 from .sandbox_mount import prepare_sandbox
 from .state import EXTENSION_KEY, OwnerLoader, StackOneState
+from .widget import assets, macro
 
 log = logging.getLogger("flask_stackone")
 
@@ -122,7 +123,7 @@ class StackOneBlueprint(Blueprint):
         name = setup.name_prefix + "." + setup.name if setup.name_prefix else setup.name
         state = self._build_state(app, name)
         app.extensions.setdefault(EXTENSION_KEY, {})[name] = state
-        widget.register(app, name)
+        macro.register(app, name)
         accounts_panel.register(app, name)
         _exempt_webhook_from_csrf(app)
         _watch_late_settings(app, name, state.settings, self.options)

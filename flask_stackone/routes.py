@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from flask import Response, current_app, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from . import accounts_panel
 from .core import errors
 from .core.connectors import provider_name
 from .core.models import ConnectSession, Owner, format_datetime
@@ -296,7 +297,11 @@ def confirm_account(account_id: str) -> Response:
 
 def list_accounts() -> Response:
     """GET (query ``provider``, ``categories``) or POST (the same as JSON): the signed-in
-    owner's linked accounts, read from StackOne, with their connectors' names and logos."""
+    owner's linked accounts, read from StackOne, with their connectors' names and logos.
+
+    Answers JSON; asked for ``text/html`` (the accounts panel's script), the panel's rows,
+    with the buttons named in the query's ``actions`` (``reconnect disconnect`` by default).
+    """
     state, owner = _signed_in()
     if request.method == "POST":
         data = read_options()
@@ -304,8 +309,13 @@ def list_accounts() -> Response:
         categories = [c for raw in request.args.getlist("categories") for c in raw.split(",") if c]
         data = {"provider": request.args.get("provider") or None, "categories": categories}
     listed = accounts.list_owner_accounts(state, owner, **accounts.list_options(state, data))
-    response = jsonify(accounts=[item.as_json() for item in listed])
+    if request.accept_mimetypes.best == "text/html":
+        actions = request.args.get("actions", " ".join(accounts_panel.ROW_ACTIONS)).split()
+        response = Response(accounts_panel.render_rows(listed, actions), mimetype="text/html")
+    else:
+        response = jsonify(accounts=[item.as_json() for item in listed])
     response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Accept")
     return response
 
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from flask_stackone.assets import hub_script as load_script
 from flask_stackone.core.hub_script import HUB_VERSION, INSTALL_COMMAND
+from flask_stackone.core.hub_script import installed_script as load_script
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

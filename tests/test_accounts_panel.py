@@ -16,8 +16,9 @@ from flask import Flask, render_template_string
 from responses import matchers
 
 from flask_stackone import InvalidOptionError, Owner, make_blueprint
-from flask_stackone.accounts_panel import monogram, status_label
+from flask_stackone.accounts_panel import status_label
 from flask_stackone.core.cache import TimedValue
+from flask_stackone.core.connectors import monogram
 from flask_stackone.core.hub_script import HUB_VERSION, PINS
 
 from .conftest import API, API_KEY, build_app
@@ -93,6 +94,34 @@ def test_the_list_is_rendered_on_the_server(api, app: Flask) -> None:
     assert 'role="status" aria-live="polite"' in html
     assert "onclick" not in html and "onerror" not in html and "style=" not in html
     assert API_KEY not in html and "hub-token" not in html and "subdomain" not in html
+
+
+def test_the_list_route_answers_the_panels_own_rows_to_its_script(api, app: Flask) -> None:
+    """One row template: what the script asks for is what the page was rendered with."""
+    reason = {"code": "permissions", "description": "Missing scope employees:read"}
+    items = [
+        account("acc_2", provider="hibob", status="error", status_reasons=[reason], label="UK"),
+        account("acc_1"),
+    ]
+    expect_accounts(api, items)
+    api.get(f"{API}/connectors/meta", json=CONNECTORS)
+    panel = render(app)
+    client = app.test_client()
+    asked = {"X-StackOne-Request": "1", "Accept": "text/html"}
+    response = client.get(panel_of(panel)["data-list-url"] or "", headers=asked)
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Accept" in response.headers["Vary"]
+    rows = response.get_data(as_text=True).strip()
+    assert rows.startswith('<li class="stackone-account"') and rows.endswith("</li>")
+    assert rows in panel
+    fewer = panel_of(render(app, allow_reconnect=False, server_render=False))["data-list-url"]
+    assert fewer == "/stackone/accounts?actions=disconnect"
+    rows = client.get(fewer, headers=asked).get_data(as_text=True)
+    assert buttons(rows) == ["disconnect", "disconnect"]
+    json_answer = client.get("/stackone/accounts", headers={"X-StackOne-Request": "1"})
+    assert [a["id"] for a in json_answer.get_json()["accounts"]] == ["acc_1", "acc_2"]
 
 
 def test_the_panel_carries_what_its_script_needs(api, app: Flask) -> None:

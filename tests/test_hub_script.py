@@ -1,4 +1,5 @@
-"""Installing, verifying and serving the pinned Hub script (core/hub_script.py, assets.py).
+"""Installing, verifying and serving the pinned Hub script (core/hub_script.py,
+widget/assets.py).
 
 npm is replaced by a small executable that records how it was called and writes a real
 npm-style tarball, so the installer's subprocess, tar and hash code all run for real.
@@ -26,6 +27,7 @@ from flask_stackone.core.hub_script import (
     HubPin,
     NpmNotFoundError,
     install,
+    script_source,
 )
 
 from .conftest import build_app
@@ -326,3 +328,43 @@ def test_missing_unknown_or_altered_script_is_not_served(
     script.write_bytes(FAKE_SCRIPT.replace(b"fake", b"evil"))
     os.utime(script, ns=(1, 1))  # a new mtime: the copy in memory is re-checked
     assert client.get(URL).status_code == 404
+
+
+# -- where a page loads it from -----------------------------------------------------------------
+
+CDN_COPY = "https://cdn.example/@stackone/hub/dist/webcomponent.js"
+
+
+def test_one_rule_picks_the_source_a_configured_cdn_copy_first(installed: Path) -> None:
+    integrity = PINS[HUB_VERSION].integrity
+    local = "/local/{}/webcomponent.js".format
+    assert script_source(CDN_COPY, installed, local) == (CDN_COPY, integrity)
+    assert script_source(None, installed, local) == (local(HUB_VERSION), integrity)
+    assert script_source(None, installed / "none", local) is None
+
+
+def test_the_plugin_and_the_sandbox_follow_the_same_rule(installed: Path, tmp_path: Path) -> None:
+    from flask import render_template_string
+
+    from flask_stackone.sandbox import assets as sandbox_assets
+    from flask_stackone.sandbox import create_app, stop_deliveries
+
+    from .test_widget import Elements
+
+    plugin = build_app(STACKONE_HUB_DIR=str(installed), STACKONE_HUB_SCRIPT_URL=CDN_COPY)
+    with plugin.test_request_context():
+        [widget] = Elements(render_template_string("{{ stackone_hub() }}")).widgets()
+    sandbox = create_app(
+        {
+            "SANDBOX_DB": str(tmp_path / "s.sqlite3"),
+            "SANDBOX_HUB_DIR": str(installed),
+            "SANDBOX_HUB_SCRIPT_URL": CDN_COPY,
+        },
+    )
+    try:
+        with sandbox.test_request_context():
+            source = sandbox_assets.hub_source()
+    finally:
+        stop_deliveries(sandbox)
+    assert widget["data-hub-src"] == CDN_COPY
+    assert source == (CDN_COPY, PINS[HUB_VERSION].integrity)

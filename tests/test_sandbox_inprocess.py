@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import requests
-from flask import Flask, g, request
+from flask import Flask, g, render_template_string, request
 from flask_wtf import CSRFProtect
 
 from flask_stackone import get_client, get_state, make_blueprint
@@ -23,11 +23,11 @@ from flask_stackone.sandbox import get_sandbox, stop_deliveries, wait_for_delive
 from flask_stackone.sandbox import store as store_module
 from flask_stackone.sandbox.delivery import Deliverer
 from flask_stackone.sandbox.store import SandboxStore
-from flask_stackone.widget import hub_app_url, hub_base_url
 
 from .conftest import API_KEY, WEBHOOK_SECRET, build_app
 from .live_server import refused_port, serve
 from .test_sandbox import HUB, sandbox_app
+from .test_widget import Elements
 
 
 @pytest.fixture
@@ -257,12 +257,21 @@ def test_csrf_protect_does_not_block_the_sandbox(tmp_path: Path) -> None:
     stop_deliveries(app)
 
 
-def test_hub_urls_point_at_the_sandbox(app: Flask) -> None:
-    with app.test_request_context(base_url="http://127.0.0.1:5000/"):
-        assert hub_base_url() == "http://127.0.0.1:5000/stackone-sandbox"
-        assert hub_app_url() == "http://127.0.0.1:5000/stackone-sandbox"
-    with build_app().test_request_context():
-        assert hub_base_url() is None
+def test_hub_urls_point_at_the_sandbox(tmp_path: Path) -> None:
+    cdn = {"STACKONE_HUB_SCRIPT_URL": "https://cdn.example/hub/webcomponent.js"}
+    app = sandbox_app(tmp_path, **cdn)
+    try:
+        with app.test_request_context(base_url="http://127.0.0.1:5000/"):
+            [widget] = Elements(render_template_string("{{ stackone_hub() }}")).widgets()
+        hub_base_url, hub_app_url = widget.get("data-base-url"), widget.get("data-app-url")
+        assert hub_base_url == "http://127.0.0.1:5000/stackone-sandbox"
+        assert hub_app_url == "http://127.0.0.1:5000/stackone-sandbox"
+    finally:
+        stop_deliveries(app)
+    with build_app(**cdn).test_request_context():
+        [widget] = Elements(render_template_string("{{ stackone_hub() }}")).widgets()
+        hub_base_url = widget.get("data-base-url")
+        assert hub_base_url is None
 
 
 def test_the_sandbox_announces_itself_and_is_off_by_default(

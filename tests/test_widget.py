@@ -14,6 +14,7 @@ import responses
 from flask import Flask, render_template_string
 
 from flask_stackone.core.hub_script import HUB_VERSION, PINS
+from flask_stackone.widget.assets import STATIC, package_file_url
 
 from .conftest import API_KEY, build_app
 
@@ -327,8 +328,10 @@ def test_concurrent_first_renders_never_lose_the_cached_glue(
     its own copy. Both must get the script, whatever the order of their steps."""
     import threading
 
-    from flask_stackone import assets
+    from flask_stackone.widget.assets import GLUE_SCRIPT
 
+    [glue] = Elements(render(app, "{{ stackone_hub() }}")).scripts()
+    served = app.test_client().get(glue["src"]).data  # the script as the route serves it
     clearing, checked, stored, cleared, looked = (threading.Event() for _ in range(5))
 
     class Interleaving(dict):
@@ -363,12 +366,12 @@ def test_concurrent_first_renders_never_lose_the_cached_glue(
             finally:
                 looked.set()
 
-    monkeypatch.setattr(assets._glue_cache, "_entries", Interleaving())
+    monkeypatch.setattr(GLUE_SCRIPT.cache, "_entries", Interleaving())
     results: list[object] = []
 
     def first_render() -> None:
         try:
-            results.append(assets.glue().data)
+            results.append(GLUE_SCRIPT.asset().data)
         except Exception as exc:  # the failure under test: keep it to compare
             results.append(exc)
 
@@ -378,7 +381,7 @@ def test_concurrent_first_renders_never_lose_the_cached_glue(
     threads[1].start()
     for thread in threads:
         thread.join(5)
-    assert results == [assets.GLUE.read_bytes()] * 2
+    assert results == [served] * 2
 
 
 def test_multiple_reaches_the_token_route_options_only_when_true(app: Flask) -> None:
@@ -409,3 +412,16 @@ def test_multiple_reaches_the_token_route_options_only_when_true(app: Flask) -> 
 def test_a_bad_multiple_is_a_template_error(app: Flask, source: str, error: type) -> None:
     with pytest.raises(error, match="multiple"):
         render(app, source)
+
+
+def test_the_glue_has_one_url_and_shares_its_request_code_with_the_panel(app: Flask) -> None:
+    [glue] = Elements(render(app, "{{ stackone_hub() }}")).scripts()
+    client = app.test_client()
+    digest = glue["src"].split("/")[3]  # type: ignore[union-attr]
+    assert client.get(f"/stackone/assets/{digest}/hub.js").status_code == 404
+    with app.test_request_context():
+        panel_script = client.get(package_file_url("stackone", "accounts.js")).data
+    common = (STATIC / "common.js").read_bytes()
+    for served in (client.get(glue["src"]).data, panel_script):
+        assert served.startswith(common)  # then the script's own code
+        assert served.count(b"class RequestError") == 1

@@ -1,10 +1,14 @@
-"""``TimedValue``: one value kept for a while, shared by the threads of a process."""
+"""Values shared by the threads of a process: ``TimedValue`` (one value kept for a while) and
+``FileCache`` (what was derived from files, kept while they stay the same)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -53,3 +57,37 @@ class TimedValue(Generic[T]):
         """Forget the value: the next :meth:`get` loads again."""
         with self._lock:
             self._value, self._expires = None, float("-inf")
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A file served from memory: its bytes, their gzip copy and the file's ETag."""
+
+    data: bytes
+    gzipped: bytes
+    etag: str
+
+
+class FileCache:
+    """What was derived from some files, derived again only when one of them changes (its
+    mtime or size): each file is read once per version, not once per request."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[tuple[str, int, int], ...], Asset | None] = {}
+        self._lock = threading.Lock()
+
+    def get(self, paths: Sequence[Path], load: Callable[[], Asset | None]) -> Asset | None:
+        """``load()``'s result for the files as they are now; ``None`` when one is missing."""
+        try:
+            key = tuple(
+                (os.fspath(path), stat.st_mtime_ns, stat.st_size)
+                for path, stat in ((path, path.stat()) for path in paths)
+            )
+        except OSError:
+            return None
+        with self._lock:
+            if key not in self._entries:
+                loaded = load()
+                self._entries.clear()  # a file changed: the old version goes
+                self._entries[key] = loaded
+            return self._entries[key]

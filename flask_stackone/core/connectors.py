@@ -1,4 +1,5 @@
-"""Connector keys and the names people know them by (``bamboohr`` is "BambooHR")."""
+"""Connector keys and the names people know them by (``bamboohr`` is "BambooHR"), and the
+letters standing for a name where there is no logo."""
 
 from __future__ import annotations
 
@@ -38,3 +39,15 @@ def provider_name(key: str, names: Mapping[str, str] | None = None) -> str:
     if key in KNOWN_NAMES:
         return KNOWN_NAMES[key]
     return " ".join(word[:1].upper() + word[1:] for word in _WORD_BREAKS.split(key) if word)
+
+
+def monogram(name: str) -> str:
+    """Up to two letters standing for a connector's ``name`` where it has no logo:
+    ``"HiBob"`` -> ``Hi``, ``"SAP SuccessFactors"`` -> ``SS``; ``?`` for no letters."""
+    words = [w for w in name.replace("-", " ").replace("_", " ").split() if w[:1].isalnum()]
+    if not words:
+        return "?"
+    if len(words) == 1:
+        letters = words[0][:2]
+        return letters[:1].upper() + letters[1:].lower()
+    return (words[0][0] + words[1][0]).upper()

@@ -1,11 +1,14 @@
-"""The pinned StackOne Hub script: its hashes, the npm installer and the verification.
+"""The pinned StackOne Hub script: its hashes, the npm installer, the verification, and
+where a page loads it from.
 
 ``@stackone/hub`` is StackOne's code, so neither the repository nor the wheel carries it.
-``flask stackone hub install`` (or ``python -m flask_stackone.hub_assets``) runs
+``flask stackone hub install`` (or ``python -m flask_stackone hub install``) runs
 ``npm pack @stackone/hub@<version>`` in a temporary folder, so npm uses whatever registry it
 is configured for, checks ``dist/webcomponent.js`` against the size and sha256 pinned below,
 and stores it with a gzip copy in a per-user cache folder shared by every app on the machine.
-The blueprint serves it (``flask_stackone.assets``); nothing here needs Flask or click.
+The widget (``flask_stackone.widget.assets``) and the sandbox serve the installed copy through
+:func:`installed_script`, and both pick a page's source with :func:`script_source`; nothing
+here needs Flask or click.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cache import Asset, FileCache
 from .errors import HubInstallError, HubIntegrityError, NpmNotFoundError
 
 __all__ = [
@@ -32,8 +37,10 @@ __all__ = [
     "hub_dir",
     "hub_root",
     "install",
+    "installed_script",
     "is_installed",
     "read_verified",
+    "script_source",
 ]
 
 PACKAGE = "@stackone/hub"
@@ -260,3 +267,39 @@ def read_verified(root: str | os.PathLike[str] | None, version: str) -> tuple[by
     except (OSError, EOFError, HubIntegrityError, gzip.BadGzipFile):
         return None
     return data, gzipped
+
+
+# -- serving ----------------------------------------------------------------------------------
+
+_installed = FileCache()
+
+
+def installed_script(root: str | os.PathLike[str] | None, version: str) -> Asset | None:
+    """The installed, verified script of a pinned ``version``, with its gzip copy and an
+    ETag taken from its pinned hash; ``None`` when absent, altered or not pinned. Read and
+    hashed once per process, again only when the file changes on disk."""
+    pin = PINS.get(version)
+    if pin is None:
+        return None
+
+    def load() -> Asset | None:
+        found = read_verified(root, version)
+        return None if found is None else Asset(found[0], found[1], pin.sha256[:32])
+
+    return _installed.get([hub_dir(root, version) / SCRIPT_NAME], load)
+
+
+def script_source(
+    script_url: str | None,
+    root: str | os.PathLike[str] | None,
+    installed_url: Callable[[str], str],
+) -> tuple[str, str] | None:
+    """``(src, integrity)`` of the pinned Hub script for a page, by one rule: the configured
+    CDN copy (``script_url``) when set, else the installed copy at ``installed_url(version)``,
+    else ``None`` (the page says how to install it)."""
+    integrity = PINS[HUB_VERSION].integrity
+    if script_url:
+        return script_url, integrity
+    if is_installed(root, HUB_VERSION):
+        return installed_url(HUB_VERSION), integrity
+    return None

@@ -228,7 +228,7 @@ SETTINGS: tuple[Setting, ...] = (
         "SANDBOX_HUB_SCRIPT_URL",
         None,
         parse.optional(parse.script_url),
-        "A CDN copy of the pinned Hub script, used when none is installed.",
+        "A CDN copy of the pinned Hub script, used instead of the installed one.",
         from_plugin="HUB_SCRIPT_URL",
     ),
 )

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.connectors import monogram
+
 #: Shown above every credential form: the magic values of the failure paths.
 SANDBOX_NOTICE = (
     "Sandbox: any value links an account. A value containing 'invalid' is rejected; "
@@ -61,11 +63,6 @@ class Connector:
     @property
     def integration_id(self) -> str:
         return f"sbx-{self.key}"
-
-    @property
-    def initials(self) -> str:
-        words = self.name.replace("-", " ").split()
-        return (words[0][:2] if len(words) == 1 else words[0][0] + words[1][0]).title()
 
     def hub_config(self, logo_url: str) -> dict[str, Any]:
         """The ``config`` of ``GET /hub/connectors/{integration_id}``."""
@@ -201,7 +198,7 @@ LOGO_SVG = (
 
 def logo_svg(connector: Connector) -> str:
     """A small square logo: the connector's colour and initials (no outside image)."""
-    return LOGO_SVG.format(color=connector.color, initials=connector.initials)
+    return LOGO_SVG.format(color=connector.color, initials=monogram(connector.name))
 
 
 def offered(session: dict[str, Any], provider: str | None = None) -> list[Connector]:

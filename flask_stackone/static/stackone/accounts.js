@@ -2,10 +2,12 @@
  * flask-stackone: the script of {{ stackone_accounts() }} panels.
  *
  * The server renders the list; this script runs its buttons and keeps the list up to date
- * without a reload. Re-connect and Add open the StackOne Hub (through the hub.js glue) in a
+ * without a reload, with rows the list route renders (the same template as the page's).
+ * Re-connect and Add open the StackOne Hub (through the widget's glue, hub.js) in a
  * <dialog>; Disconnect asks for confirmation in place, then POSTs the disconnect route.
  * Each outcome is announced in the panel's aria-live region and dispatched as a DOM event:
  * `stackone:linked` (from the glue), `stackone:reconnected`, `stackone:disconnected`.
+ * Requests and elements are made by common.js, served before this.
  * No inline handlers, no inline styles; plain JS, no build step.
  */
 (() => {
@@ -16,84 +18,16 @@
     return;
   }
 
+  const { RequestError, request, element } = window.StackOneCommon;
   const panels = new WeakMap();
   const PLACEHOLDER = "ACCOUNT_ID";
   let confirmCount = 0;
-
-  class RequestError extends Error {
-    constructor(status, code, message) {
-      super(message || `The request failed (HTTP ${status}).`);
-      this.status = status;
-      this.code = code || null;
-    }
-  }
-
-  function requestHeaders(method) {
-    const headers = { Accept: "application/json", "X-StackOne-Request": "1" };
-    if (method !== "GET") {
-      headers["Content-Type"] = "application/json";
-      const csrf = document.querySelector('meta[name="csrf-token"]');
-      if (csrf && csrf.content) headers["X-CSRFToken"] = csrf.content;
-    }
-    return headers;
-  }
-
-  async function call(method, url) {
-    let response;
-    try {
-      response = await fetch(url, {
-        method,
-        credentials: "same-origin",
-        cache: "no-store",
-        headers: requestHeaders(method),
-        body: method === "GET" ? undefined : "{}",
-      });
-    } catch (error) {
-      throw new RequestError(0, "network", "This page could not reach the server.");
-    }
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (error) {
-      data = null;
-    }
-    if (!response.ok) {
-      throw new RequestError(response.status, data && data.error, data && data.message);
-    }
-    return data || {};
-  }
-
-  function element(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text) node.textContent = text;
-    return node;
-  }
 
   function button(label, action, className) {
     const node = element("button", `stackone-button${className ? ` ${className}` : ""}`, label);
     node.type = "button";
     node.setAttribute("data-stackone-action", action);
     return node;
-  }
-
-  /** Up to two letters for a name without a logo (as the server writes them). */
-  function monogram(name) {
-    const words = String(name || "")
-      .replace(/[-_]/g, " ")
-      .split(/\s+/)
-      .filter((word) => /^[\p{L}\p{N}]/u.test(word));
-    if (!words.length) return "?";
-    if (words.length === 1) {
-      const letters = words[0].slice(0, 2);
-      return letters.slice(0, 1).toUpperCase() + letters.slice(1).toLowerCase();
-    }
-    return (words[0][0] + words[1][0]).toUpperCase();
-  }
-
-  function statusLabel(status) {
-    const text = String(status || "").replace(/_/g, " ").trim();
-    return text ? text[0].toUpperCase() + text.slice(1) : "Unknown";
   }
 
   let timeFormat = null;
@@ -131,7 +65,6 @@
       const data = root.dataset;
       this.hub = this.json(data.hub);
       this.addOptions = this.json(data.addOptions);
-      this.actions = new Set((data.actions || "").split(/\s+/).filter(Boolean));
       this.list = root.querySelector(".stackone-accounts-list");
       this.empty = root.querySelector(".stackone-accounts-empty");
       this.header = root.querySelector(".stackone-accounts-header");
@@ -338,9 +271,9 @@
     async refresh() {
       const retry = this.root.querySelector('[data-stackone-action="retry"]');
       if (retry) retry.disabled = true;
-      let data;
+      let rows;
       try {
-        data = await call("GET", this.root.dataset.listUrl);
+        rows = await request("GET", this.root.dataset.listUrl, { accept: "text/html" });
       } catch (error) {
         if (retry) retry.disabled = false;
         this.showProblem(error);
@@ -348,7 +281,7 @@
       }
       this.root.querySelectorAll(".stackone-accounts-problem").forEach((node) => node.remove());
       this.root.dataset.problem = "";
-      this.render(Array.isArray(data.accounts) ? data.accounts : []);
+      this.render(rows);
       return true;
     }
 
@@ -369,8 +302,9 @@
       this.updateEmpty();
     }
 
-    render(accounts) {
-      this.list.replaceChildren(...accounts.map((account) => this.row(account)));
+    /** Show the rows the server rendered (its templates escape every value). */
+    render(rows) {
+      this.list.innerHTML = rows;
       this.updateEmpty();
       this.enhance(this.list);
     }
@@ -382,100 +316,6 @@
       if (this.empty) this.empty.hidden = count > 0 || failed;
       const add = this.header && this.header.querySelector('[data-stackone-action="add"]');
       if (add) add.hidden = count === 0;
-    }
-
-    row(account) {
-      const name = account.name || account.provider || "Unknown system";
-      const title = account.label ? `${name} (${account.label})` : name;
-      const status = account.status || "unknown";
-      const row = element("li", "stackone-account");
-      row.dataset.accountId = account.id;
-      row.dataset.provider = account.provider || "";
-      row.dataset.status = status;
-      row.dataset.name = title;
-
-      const logo = element("span", "stackone-account-logo");
-      logo.setAttribute("aria-hidden", "true");
-      logo.appendChild(element("span", "stackone-account-monogram", monogram(name)));
-      if (account.logo_url) {
-        const img = element("img", "stackone-account-img");
-        img.alt = "";
-        img.width = 40;
-        img.height = 40;
-        img.decoding = "async";
-        img.referrerPolicy = "no-referrer";
-        img.src = account.logo_url;
-        logo.appendChild(img);
-      }
-      row.appendChild(logo);
-
-      const body = element("div", "stackone-account-body");
-      const heading = element("p", "stackone-account-heading");
-      heading.appendChild(element("span", "stackone-account-name", name));
-      const badge = element("span", "stackone-account-status", statusLabel(account.status));
-      badge.dataset.status = status;
-      heading.appendChild(badge);
-      body.appendChild(heading);
-      if (account.label) body.appendChild(element("p", "stackone-account-label", account.label));
-      const times = [
-        ["Linked", account.created_at],
-        ["Updated", account.updated_at],
-      ].filter(([, value]) => value);
-      if (times.length) {
-        const list = element("dl", "stackone-account-times");
-        for (const [label, value] of times) {
-          const item = element("div");
-          item.appendChild(element("dt", null, label));
-          const dd = element("dd");
-          const time = element("time", null, value);
-          time.dateTime = value;
-          dd.appendChild(time);
-          item.appendChild(dd);
-          list.appendChild(item);
-        }
-        body.appendChild(list);
-      }
-      if (account.status !== "active") {
-        const box = element("div", "stackone-account-reasons");
-        box.appendChild(element("p", null, "This account needs attention."));
-        const reasons = (Array.isArray(account.status_reasons) ? account.status_reasons : []).filter(
-          (reason) => reason && reason.description,
-        );
-        if (reasons.length) {
-          const list = element("ul");
-          for (const reason of reasons) {
-            const item = element("li", null, reason.description);
-            if (reason.code) {
-              item.append(" ");
-              item.appendChild(element("code", null, reason.code));
-            }
-            list.appendChild(item);
-          }
-          box.appendChild(list);
-        } else {
-          box.appendChild(
-            element("p", null, `StackOne gives no reason for the status \u201c${status}\u201d.`),
-          );
-        }
-        body.appendChild(box);
-      }
-      row.appendChild(body);
-
-      if (this.actions.has("reconnect") || this.actions.has("disconnect")) {
-        const actions = element("div", "stackone-account-actions");
-        if (this.actions.has("reconnect")) {
-          const reconnect = button("Re-connect", "reconnect");
-          reconnect.setAttribute("aria-label", `Re-connect ${title}`);
-          actions.appendChild(reconnect);
-        }
-        if (this.actions.has("disconnect")) {
-          const disconnect = button("Disconnect", "disconnect", "stackone-button--danger");
-          disconnect.setAttribute("aria-label", `Disconnect ${title}`);
-          actions.appendChild(disconnect);
-        }
-        row.appendChild(actions);
-      }
-      return row;
     }
 
     // -- disconnecting -------------------------------------------------------------------------
@@ -529,7 +369,7 @@
       let result;
       try {
         const url = this.root.dataset.disconnectUrl.replace(PLACEHOLDER, encodeURIComponent(id));
-        result = await call("POST", url);
+        result = await request("POST", url);
       } catch (error) {
         row.removeAttribute("aria-busy");
         confirm.removeAttribute("aria-busy");

@@ -6,7 +6,8 @@
  * <stackone-hub>, replace the token before it expires or when the Hub shows its expired
  * state, confirm the account server-side on `success`, then dispatch `stackone:linked`.
  * Problems are shown as readable text in the widget's place; a failed background renewal
- * is retried and shown only once the current token has run out. Plain JS, no build step.
+ * is retried and shown only once the current token has run out. Requests and elements are
+ * made by common.js, served before this. Plain JS, no build step.
  */
 (() => {
   "use strict";
@@ -16,6 +17,7 @@
     return;
   }
 
+  const { RequestError, request, element } = window.StackOneCommon;
   const NONCE = (document.currentScript && document.currentScript.nonce) || "";
   // What the Hub renders when its API answered 401/403 (an expired or unknown token).
   const EXPIRED_TEXTS = ["No configured integrations available.", "Failed to create account"];
@@ -55,50 +57,7 @@
     }
   }
 
-  class RequestError extends Error {
-    constructor(status, code, message) {
-      super(message || `The request failed (HTTP ${status}).`);
-      this.status = status;
-      this.code = code || null;
-    }
-  }
-
   class ScriptError extends Error {}
-
-  function requestHeaders() {
-    const headers = {
-      Accept: "application/json",
-      "Content-Type": "application/json",
-      "X-StackOne-Request": "1",
-    };
-    const csrf = document.querySelector('meta[name="csrf-token"]');
-    if (csrf && csrf.content) headers["X-CSRFToken"] = csrf.content;
-    return headers;
-  }
-
-  async function postJSON(url, body) {
-    let response;
-    try {
-      response = await fetch(url, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: requestHeaders(),
-        body: JSON.stringify(body || {}),
-      });
-    } catch (error) {
-      throw new RequestError(0, "network", "This page could not reach the server.");
-    }
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (error) {
-      data = null;
-    }
-    if (!response.ok) {
-      throw new RequestError(response.status, data && data.error, data && data.message);
-    }
-    return data || {};
-  }
 
   function loadHubScript(src, integrity) {
     if (customElements.get("stackone-hub")) return Promise.resolve();
@@ -146,13 +105,6 @@
     } catch (error) {
       return null;
     }
-  }
-
-  function element(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text) node.textContent = text;
-    return node;
   }
 
   class Widget {
@@ -225,7 +177,7 @@
 
     fetchToken() {
       const asked = Date.now();
-      return postJSON(this.data.tokenUrl, this.options).then((session) => {
+      return request("POST", this.data.tokenUrl, { body: this.options }).then((session) => {
         if (typeof session.token !== "string" || !session.token) {
           throw new RequestError(502, "invalid_session", "The server sent no session token.");
         }
@@ -366,7 +318,7 @@
 
     confirm(id) {
       const url = this.data.confirmUrl.replace("ACCOUNT_ID", encodeURIComponent(id));
-      return postJSON(url, this.data.accountId ? { reconnect: true } : {});
+      return request("POST", url, { body: this.data.accountId ? { reconnect: true } : {} });
     }
 
     /** The account is linked but not usable: this notice replaces the Hub, whose own

@@ -1,5 +1,6 @@
-"""Click commands for the pinned Hub script, shared by ``flask stackone hub`` and
-``python -m flask_stackone hub`` (which needs no Flask app)."""
+"""Click commands that install the pinned Hub script and say where the widget loads it
+from, shared by ``flask stackone hub`` and ``python -m flask_stackone hub`` (which needs no
+Flask app)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import os
 
 import click
 
-from .core.errors import HubInstallError
-from .core.hub_script import (
+from ..core.errors import HubInstallError
+from ..core.hub_script import (
     HUB_VERSION,
     INSTALL_COMMAND,
     PACKAGE,

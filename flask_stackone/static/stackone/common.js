@@ -1,0 +1,73 @@
+/*
+ * flask-stackone: what the glue (hub.js) and the accounts panel's script (accounts.js) share.
+ *
+ * Served at the start of each of them, so a page loads one script per part; on a page with
+ * both, the first one defines `window.StackOneCommon` and the second one uses it.
+ * Plain JS, no build step.
+ */
+(() => {
+  "use strict";
+
+  if (window.StackOneCommon) return;
+
+  /** A request to the blueprint failed: its HTTP status (0: no answer), error code, message. */
+  class RequestError extends Error {
+    constructor(status, code, message) {
+      super(message || `The request failed (HTTP ${status}).`);
+      this.status = status;
+      this.code = code || null;
+    }
+  }
+
+  /** Our routes require X-StackOne-Request; a page's CSRF token (Flask-WTF) goes on POSTs. */
+  function requestHeaders(method, accept) {
+    const headers = { Accept: accept, "X-StackOne-Request": "1" };
+    if (method !== "GET") {
+      headers["Content-Type"] = "application/json";
+      const csrf = document.querySelector('meta[name="csrf-token"]');
+      if (csrf && csrf.content) headers["X-CSRFToken"] = csrf.content;
+    }
+    return headers;
+  }
+
+  /**
+   * Call one of the blueprint's routes; a POST sends `body` as JSON. Resolves to the JSON
+   * answer (`{}` when empty), or to the text when `accept` is not JSON.
+   * Rejects with a RequestError: status 0 when the server could not be reached.
+   */
+  async function request(method, url, { body = null, accept = "application/json" } = {}) {
+    let response;
+    try {
+      response = await fetch(url, {
+        method,
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: requestHeaders(method, accept),
+        body: method === "GET" ? undefined : JSON.stringify(body || {}),
+      });
+    } catch (error) {
+      throw new RequestError(0, "network", "This page could not reach the server.");
+    }
+    if (response.ok && accept !== "application/json") return response.text();
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (error) {
+      data = null;
+    }
+    if (!response.ok) {
+      throw new RequestError(response.status, data && data.error, data && data.message);
+    }
+    return data || {};
+  }
+
+  /** A new element with an optional class and text. */
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  window.StackOneCommon = Object.freeze({ RequestError, request, element });
+})();
