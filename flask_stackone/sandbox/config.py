@@ -30,7 +30,7 @@ class SandboxConfig:
     :ivar delivery_backoff: seconds before the first retry, doubled for each next one.
     :ivar delivery_timeout: seconds to wait for the receiver's answer.
     :ivar hub_dir: the folder of the pinned Hub script (``None``: the per-user cache).
-    :ivar hub_script_url: a CDN copy of the pinned Hub script, used when none is installed.
+    :ivar hub_script_url: a CDN copy of the pinned Hub script, used instead of the installed one.
     """
 
     api_key: str | None = None
