@@ -20,7 +20,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(
         ["StackOneBlueprint", "make_blueprint", "stackone_bp"], "flask_stackone.blueprint"
     ),
-    **dict.fromkeys(["get_client", "get_state"], "flask_stackone.state"),
+    **dict.fromkeys(["get_client", "get_state"], "flask_stackone.services.state"),
     **dict.fromkeys(
         ["AuthLink", "OnboardingGrant", "create_auth_link", "onboarding_link"],
         "flask_stackone.services.onboarding",
@@ -187,6 +187,7 @@ if TYPE_CHECKING:
     from .core.stores.sql import SQLDeliveryStore
     from .core.webhooks import construct_event, parse_event, verify_signature
     from .services.onboarding import AuthLink, OnboardingGrant, create_auth_link, onboarding_link
+    from .services.state import get_client, get_state
     from .signals import (
         account_created,
         account_deleted,
@@ -194,4 +195,3 @@ if TYPE_CHECKING:
         connect_session_created,
         webhook_received,
     )
-    from .state import get_client, get_state

@@ -23,7 +23,7 @@ from .core.errors import ConfigurationError, StackOneError
 from .core.hub_script import INSTALL_COMMAND
 from .services import accounts, linking
 from .services.accounts import LinkedAccount
-from .state import StackOneState
+from .services.state import StackOneState
 from .widget import (
     ACCOUNT_PLACEHOLDER,
     _categories,

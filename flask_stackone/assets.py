@@ -18,7 +18,7 @@ from pathlib import Path
 from flask import Response, request
 
 from .core.hub_script import INSTALL_COMMAND, PACKAGE, PINS, SCRIPT_NAME, hub_dir, read_verified
-from .state import request_state
+from .services.state import request_state
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 #: Where our own static files live in the package.

@@ -16,12 +16,13 @@ from werkzeug.exceptions import HTTPException
 
 from . import accounts_panel, assets, routes, widget
 from .cli import init_cli
-from .config import DEFAULTS, Settings, apply_defaults, check_option_names, read_settings
+from .config import DEFAULTS, apply_defaults, check_option_names, read_settings
 from .core.client import StackOneClient
 from .core.errors import ConfigurationError, FlaskStackOneError
 from .core.stores import open_store
 from .sandbox_mount import prepare_sandbox
-from .state import EXTENSION_KEY, OwnerLoader, StackOneState
+from .services.settings import Settings
+from .services.state import EXTENSION_KEY, OwnerLoader, StackOneState
 
 log = logging.getLogger("flask_stackone")
 

@@ -25,7 +25,7 @@ from .core.webhooks import SIGNATURE_HEADER, build_event_body, compute_signature
 from .hub_commands import force_option, install_and_report, report_status, version_option
 from .services.linking import check_options, create_session, is_account_id
 from .services.onboarding import create_auth_link, external_url, onboarding_link
-from .state import StackOneState, get_state
+from .services.state import StackOneState, get_state
 
 F = TypeVar("F", bound=Callable[..., Any])
 

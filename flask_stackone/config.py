@@ -10,14 +10,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
 from .core.client import check_api_url
 from .core.errors import ConfigurationError
-from .core.models import redacted_repr
+from .core.models import SLUG
+from .services.settings import Settings
 
 #: Every setting (without its prefix) and its default.
 DEFAULTS: dict[str, Any] = {
@@ -52,8 +53,6 @@ DEFAULTS: dict[str, Any] = {
 FLAG_ON = frozenset({"1", "true", "yes", "on"})
 FLAG_OFF = frozenset({"", "0", "false", "no", "off"})
 
-#: A connector key or category: matched against the whole value (``fullmatch``).
-SLUG = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 #: The longest brand or connector name shown on a page.
 MAX_NAME = 100
 #: A logo: an http(s) URL or a path on the app's own site (not ``//host``), no spaces or quotes.
@@ -62,67 +61,6 @@ LOGO_URL = re.compile(r"(https?://[^/\s\"'<>]+|/(?!/))[^\s\"'<>]{0,2000}")
 
 #: An http(s) URL without whitespace or control characters, as a whole (``fullmatch``).
 HTTP_URL = re.compile(r"https?://[^/\x00-\x20\x7f]+[^\x00-\x20\x7f]*")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The settings of one blueprint on one app, checked. Secrets are hidden from ``repr``."""
-
-    prefix: str
-    api_key: str | None
-    api_url: str
-    webhook_secret: tuple[str, ...]
-    sandbox: bool
-    timeout: float
-    max_retries: int
-    max_retry_wait: float
-    providers: frozenset[str] | None
-    categories: frozenset[str] | None
-    session_expires_in: int
-    auth_link_expires_in: int
-    onboarding_max_age: int
-    onboarding_mode: str
-    onboarding_require_owner: bool
-    onboarding_link_check: Callable[..., Any] | None
-    public_url: str | None
-    webhook_max_bytes: int
-    webhook_max_age: int | None
-    delivery_store: Any
-    delivery_wait: float
-    delivery_lease: float
-    hub_dir: str | None
-    hub_script_url: str | None
-    provider_names: Mapping[str, str] | None
-    brand_name: str | None
-    brand_logo_url: str | None
-    #: The settings of the mounted sandbox (a ``SandboxConfig``), when it is on. The sandbox
-    #: reads its ``STACKONE_SANDBOX_*`` keys itself; the plugin only passes them on.
-    sandbox_config: Any = None
-
-    def __repr__(self) -> str:
-        return redacted_repr(self)
-
-    def name(self, key: str) -> str:
-        """The config key as the user writes it, e.g. ``STACKONE_API_KEY``."""
-        return self.prefix + key.upper()
-
-    # Read-only names of earlier releases, for code that read them: the sandbox's own
-    # settings now live in ``get_sandbox(app).config``.
-    @property
-    def sandbox_webhook_url(self) -> str | None:
-        return getattr(self.sandbox_config, "webhook_url", None)
-
-    @property
-    def sandbox_db(self) -> str | None:
-        return getattr(self.sandbox_config, "db", None)
-
-    @property
-    def sandbox_delivery_attempts(self) -> int | None:
-        return getattr(self.sandbox_config, "delivery_attempts", None)
-
-    @property
-    def sandbox_delivery_backoff(self) -> float | None:
-        return getattr(self.sandbox_config, "delivery_backoff", None)
 
 
 def parse_flag(value: Any, setting: str = "STACKONE_SANDBOX") -> bool:

@@ -20,7 +20,7 @@ from .core.connectors import provider_name
 from .core.models import ConnectSession, Owner, format_datetime
 from .core.webhooks import SIGNATURE_HEADER
 from .services import accounts, linking, onboarding, webhook_delivery
-from .state import StackOneState, request_state
+from .services.state import StackOneState, request_state
 
 log = logging.getLogger("flask_stackone")
 

@@ -31,9 +31,10 @@ from flask.helpers import get_debug_flag
 from werkzeug.routing import BuildError
 from werkzeug.wsgi import get_current_url
 
-from .config import DEFAULTS, Settings
+from .config import DEFAULTS
 from .core.client import is_local_url
 from .core.errors import ConfigurationError
+from .services.settings import Settings
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -21,7 +21,7 @@ from markupsafe import Markup
 from .assets import glue
 from .core.client import DEFAULT_API_URL
 from .core.hub_script import HUB_VERSION, INSTALL_COMMAND, PACKAGE, PINS, is_installed
-from .state import EXTENSION_KEY, StackOneState
+from .services.state import EXTENSION_KEY, StackOneState
 
 log = logging.getLogger("flask_stackone")
 

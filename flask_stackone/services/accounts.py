@@ -17,8 +17,8 @@ from .. import signals
 from ..core.client import is_local_url
 from ..core.errors import ReceiverError
 from ..core.models import Account, AccountEvent, ConnectorMeta, Owner, format_datetime
-from ..state import StackOneState
 from .linking import check_options, owned_account
+from .state import StackOneState
 
 log = logging.getLogger("flask_stackone")
 

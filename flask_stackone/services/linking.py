@@ -11,7 +11,6 @@ from typing import Any, TypedDict
 from flask import current_app
 
 from .. import signals
-from ..config import SLUG, Settings
 from ..core.errors import (
     ConfigurationError,
     ForeignAccountError,
@@ -19,8 +18,17 @@ from ..core.errors import (
     NotSignedInError,
     ReceiverError,
 )
-from ..core.models import CATEGORIES, Account, AccountEvent, ConnectSession, Owner, SessionCreated
-from ..state import StackOneState
+from ..core.models import (
+    CATEGORIES,
+    SLUG,
+    Account,
+    AccountEvent,
+    ConnectSession,
+    Owner,
+    SessionCreated,
+)
+from .settings import Settings
+from .state import StackOneState
 
 log = logging.getLogger("flask_stackone")
 

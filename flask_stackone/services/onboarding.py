@@ -29,8 +29,8 @@ from ..core import errors
 from ..core.client import LOCAL_HOSTS
 from ..core.errors import LinkError, LinkExpired, LinkRevoked
 from ..core.models import ConnectSession, Owner
-from ..state import StackOneState, get_state
 from .linking import LinkOptions, check_options, create_session, current_owner
+from .state import StackOneState, get_state
 
 log = logging.getLogger("flask_stackone")
 

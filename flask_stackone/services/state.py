@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, request
 
-from .config import Settings
-from .core.cache import TimedValue
-from .core.errors import ConfigurationError, NotRegisteredError
-from .core.stores import DeliveryStore
+from ..core.cache import TimedValue
+from ..core.errors import ConfigurationError, NotRegisteredError
+from ..core.stores import DeliveryStore
+from .settings import Settings
 
 if TYPE_CHECKING:
-    from .core.client import StackOneClient
-    from .core.models import ConnectorMeta, Owner
+    from ..core.client import StackOneClient
+    from ..core.models import ConnectorMeta, Owner
 
 EXTENSION_KEY = "stackone"
 
