@@ -34,22 +34,12 @@ _EXPORTS: dict[str, str] = {
     "SQLDeliveryStore": "flask_stackone.core.stores.sql",
     **dict.fromkeys(
         [
-            "AuthenticationError",
             "ConfigurationError",
             "FlaskStackOneError",
             "InvalidOptionError",
-            "InvalidPayloadError",
-            "InvalidRequestError",
-            "InvalidResponseError",
             "NotFoundError",
-            "RateLimitedError",
-            "ServerError",
             "SignatureVerificationError",
-            "StackOneConnectionError",
             "StackOneError",
-            "StackOneTimeout",
-            "StaleEventError",
-            "StoreUnavailable",
             "WebhookError",
         ],
         "flask_stackone.core.errors",
@@ -79,41 +69,31 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(
         ["construct_event", "parse_event", "verify_signature"], "flask_stackone.core.webhooks"
     ),
-    "errors": "flask_stackone.core.errors",
+    "errors": "flask_stackone.errors",
 }
 
 __all__ = [
     "Account",
     "AccountEvent",
     "AuthLink",
-    "AuthenticationError",
     "ConfigurationError",
     "ConnectSession",
     "DeliveryStore",
     "FlaskStackOneError",
     "InvalidOptionError",
-    "InvalidPayloadError",
-    "InvalidRequestError",
-    "InvalidResponseError",
     "MemoryDeliveryStore",
     "NotFoundError",
     "OnboardingGrant",
     "Owner",
-    "RateLimitedError",
     "RedisDeliveryStore",
     "SQLDeliveryStore",
     "SQLiteDeliveryStore",
-    "ServerError",
     "SessionCreated",
     "SignatureVerificationError",
     "StackOneBlueprint",
     "StackOneClient",
-    "StackOneConnectionError",
     "StackOneError",
-    "StackOneTimeout",
-    "StaleEventError",
     "StatusReason",
-    "StoreUnavailable",
     "WebhookError",
     "WebhookEvent",
     "__version__",
@@ -150,27 +130,17 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from . import errors as errors
     from . import signals as signals
     from .blueprint import StackOneBlueprint, make_blueprint, stackone_bp
-    from .core import errors as errors
     from .core.client import StackOneClient
     from .core.errors import (
-        AuthenticationError,
         ConfigurationError,
         FlaskStackOneError,
         InvalidOptionError,
-        InvalidPayloadError,
-        InvalidRequestError,
-        InvalidResponseError,
         NotFoundError,
-        RateLimitedError,
-        ServerError,
         SignatureVerificationError,
-        StackOneConnectionError,
         StackOneError,
-        StackOneTimeout,
-        StaleEventError,
-        StoreUnavailable,
         WebhookError,
     )
     from .core.models import (

@@ -22,6 +22,7 @@ from .core import errors
 from .core.hub_script import HUB_VERSION, PACKAGE
 from .core.models import Account, Owner, format_datetime
 from .core.webhooks import SIGNATURE_HEADER, build_event_body, compute_signature
+from .error_answers import answer_for
 from .hub_commands import force_option, install_and_report, report_status, version_option
 from .services.linking import check_options, create_session, is_account_id
 from .services.onboarding import create_auth_link, external_url, onboarding_link
@@ -48,7 +49,8 @@ class _ReportedByTheCommand(logging.Filter):
 
 
 def _friendly(func: F) -> F:
-    """Turn the errors a user can fix into ``click`` errors (message, exit code 1)."""
+    """Turn flask-stackone's errors into ``click`` errors (exit code 1) with the error
+    table's text for them."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -57,12 +59,11 @@ def _friendly(func: F) -> F:
         client_log.addFilter(quiet)
         try:
             return func(*args, **kwargs)
-        except errors.NotFoundError as exc:
-            raise click.ClickException(f"StackOne has no such record: {exc}") from None
-        except errors.StackOneError as exc:
-            raise click.ClickException(f"StackOne call failed: {exc}") from None
-        except (errors.ConfigurationError, errors.InvalidOptionError) as exc:
-            raise click.ClickException(str(exc)) from None
+        except errors.FlaskStackOneError as exc:
+            answer = answer_for(exc)
+            if answer is None:
+                raise
+            raise click.ClickException(answer.report) from None
         finally:
             client_log.removeFilter(quiet)
 

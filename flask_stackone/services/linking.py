@@ -90,33 +90,40 @@ def check_options(settings: Settings, data: dict[str, Any]) -> LinkOptions:
     provider = data.get("provider")
     if provider is not None:
         if not isinstance(provider, str) or not SLUG.fullmatch(provider):
-            raise InvalidOptionError("invalid_provider", "provider must be a connector key")
+            raise InvalidOptionError("provider must be a connector key", code="invalid_provider")
         if settings.providers is not None and provider not in settings.providers:
             raise InvalidOptionError(
-                "provider_not_allowed", f"provider {provider!r} is not offered"
+                f"provider {provider!r} is not offered", code="provider_not_allowed"
             )
     categories = data.get("categories")
     if categories is not None:
         if isinstance(categories, str):
             categories = [categories]
         if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
-            raise InvalidOptionError("invalid_category", "categories must be a list of strings")
+            raise InvalidOptionError(
+                "categories must be a list of strings", code="invalid_category"
+            )
         allowed = settings.categories if settings.categories is not None else CATEGORIES
         bad = [c for c in categories if c not in allowed]
         if bad:
-            raise InvalidOptionError("invalid_category", f"category not offered: {bad[0][:64]!r}")
+            raise InvalidOptionError(
+                f"category not offered: {bad[0][:64]!r}", code="invalid_category"
+            )
         categories = sorted(set(categories))
     if not categories and settings.categories is not None:  # [] must not widen the allow-list
         categories = sorted(settings.categories)
     account_id = data.get("account_id")
     if account_id is not None and not is_account_id(account_id):
-        raise InvalidOptionError("invalid_account_id", "account_id must be a StackOne account id")
+        raise InvalidOptionError(
+            "account_id must be a StackOne account id", code="invalid_account_id"
+        )
     multiple = data.get("multiple")
     if multiple is not None and not isinstance(multiple, bool):
-        raise InvalidOptionError("invalid_multiple", "multiple must be true or false")
+        raise InvalidOptionError("multiple must be true or false", code="invalid_multiple")
     if multiple and account_id is not None:
         raise InvalidOptionError(
-            "invalid_multiple", "multiple adds an account; account_id re-connects one: not both"
+            "multiple adds an account; account_id re-connects one: not both",
+            code="invalid_multiple",
         )
     return {
         "provider": provider,
@@ -135,7 +142,7 @@ def owned_account(state: StackOneState, owner: Owner, account_id: str) -> Accoun
     :raises StackOneError: StackOne failed.
     """
     if not is_account_id(account_id):
-        raise InvalidOptionError("invalid_account_id", "not a StackOne account id")
+        raise InvalidOptionError("not a StackOne account id", code="invalid_account_id")
     account = state.client.get_account(account_id)
     if account.origin_owner_id != owner.id:
         log.warning("owner %s asked for account %s of another owner", owner.id, account_id)
