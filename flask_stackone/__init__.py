@@ -17,9 +17,7 @@ from .__about__ import __version__
 
 #: Each public name and the module that defines it.
 _EXPORTS: dict[str, str] = {
-    **dict.fromkeys(
-        ["StackOneBlueprint", "make_blueprint", "stackone_bp"], "flask_stackone.blueprint"
-    ),
+    **dict.fromkeys(["make_blueprint", "stackone_bp"], "flask_stackone.blueprint"),
     **dict.fromkeys(["get_client", "get_state"], "flask_stackone.services.state"),
     **dict.fromkeys(
         ["AuthLink", "OnboardingGrant", "create_auth_link", "onboarding_link"],
@@ -90,7 +88,6 @@ __all__ = [
     "SQLiteDeliveryStore",
     "SessionCreated",
     "SignatureVerificationError",
-    "StackOneBlueprint",
     "StackOneClient",
     "StackOneError",
     "StatusReason",
@@ -132,7 +129,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from . import errors as errors
     from . import signals as signals
-    from .blueprint import StackOneBlueprint, make_blueprint, stackone_bp
+    from .blueprint import make_blueprint, stackone_bp
     from .core.client import StackOneClient
     from .core.errors import (
         ConfigurationError,

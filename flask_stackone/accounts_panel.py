@@ -103,7 +103,7 @@ def _load(state: StackOneState, options: dict[str, Any]) -> tuple[list[dict[str,
         owner = linking.current_owner(state)
         if owner is None:
             return [], "signed_out"
-        state.client  # noqa: B018 - raises ConfigurationError when no key is set
+        state.require_client()
         return [row(item) for item in accounts.list_owner_accounts(state, owner, **options)], None
     except FlaskStackOneError as exc:
         answer = answer_for(exc)

@@ -28,14 +28,8 @@ log = logging.getLogger("flask_stackone")
 
 
 class StackOneBlueprint(Blueprint):
-    """A blueprint with StackOne's routes. Register it on as many apps as you like.
-
-    :param name: the blueprint name (endpoints are ``<name>.connect_session`` ...).
-    :param url_prefix: where the routes live, ``/stackone`` by default.
-    :param config_prefix: the prefix of this instance's settings, ``STACKONE_`` by default.
-    :param options: explicit settings (``api_key=...``, ``providers=[...]``), lower-case
-        names of the ``STACKONE_*`` keys; they beat ``app.config``.
-    """
+    """A blueprint with StackOne's routes, made by :func:`make_blueprint`. Register it on as
+    many apps as you like."""
 
     def __init__(
         self,
@@ -264,15 +258,28 @@ def _exempt_webhook_from_csrf(app: Flask) -> None:
             late.exempt(routes.webhook)
 
 
-def make_blueprint(name: str = "stackone", **kwargs: Any) -> StackOneBlueprint:
+def make_blueprint(
+    name: str = "stackone",
+    *,
+    url_prefix: str = "/stackone",
+    config_prefix: str = "STACKONE_",
+    **options: Any,
+) -> StackOneBlueprint:
     """A new blueprint instance: for a second StackOne project, prefix or key.
 
     ``make_blueprint("stackone_eu", url_prefix="/stackone-eu", config_prefix="STACKONE_EU_")``
+
+    :param name: the blueprint name (endpoints are ``<name>.connect_session`` ...).
+    :param url_prefix: where the routes live, ``/stackone`` by default.
+    :param config_prefix: the prefix of this instance's settings, ``STACKONE_`` by default.
+    :param options: explicit settings (``api_key=...``, ``providers=[...]``), lower-case
+        names of the ``STACKONE_*`` keys; they beat ``app.config``.
+    :raises TypeError: an option that is no setting.
     """
-    return StackOneBlueprint(name, **kwargs)
+    return StackOneBlueprint(name, url_prefix=url_prefix, config_prefix=config_prefix, **options)
 
 
 #: The default blueprint: ``app.register_blueprint(stackone_bp)``.
 stackone_bp = make_blueprint()
 
-__all__ = ["ConfigurationError", "StackOneBlueprint", "make_blueprint", "stackone_bp"]
+__all__ = ["make_blueprint", "stackone_bp"]

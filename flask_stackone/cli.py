@@ -151,7 +151,7 @@ def _add_session_commands(group: AppGroup, name: str) -> None:
         categories: Sequence[str],
     ) -> None:
         """Create a Connect Session; print its Hub token and auth link."""
-        state = get_state(name=name)
+        state = get_state(blueprint=name)
         owner = _owner(owner_id, owner_name, username)
         options = check_options(
             state.settings, {"provider": provider, "categories": list(categories) or None}
@@ -206,7 +206,7 @@ def _add_session_commands(group: AppGroup, name: str) -> None:
             click.echo(f"auth link: {link.url}")
             click.echo(f"expires:   {_when(link.expires_at)}")
             return
-        state = get_state(name=name)
+        state = get_state(blueprint=name)
         if seconds is None:  # 0, from a tiny --days, is refused by onboarding_link
             seconds = state.settings.onboarding_max_age
         url = onboarding_link(
@@ -265,7 +265,7 @@ def _add_accounts_commands(group: AppGroup, name: str) -> None:
         owner_id: str | None, providers: Sequence[str], statuses: Sequence[str], as_json: bool
     ) -> None:
         """List linked accounts (every page)."""
-        found = get_state(name=name).client.list_accounts(
+        found = get_state(blueprint=name).client.list_accounts(
             owner_id=owner_id, providers=providers or None, status=statuses or None
         )
         if as_json:
@@ -293,7 +293,7 @@ def _add_accounts_commands(group: AppGroup, name: str) -> None:
     @_friendly
     def show(account_id: str) -> None:
         """Show an account and why it is not usable. Exits with 1 when it is not active."""
-        account = get_state(name=name).client.get_account(_account_id(account_id))
+        account = get_state(blueprint=name).client.get_account(_account_id(account_id))
         for key, value in _account_dict(account).items():
             if key != "status_reasons":
                 click.echo(f"{key + ':':<19}{value if value is not None else '-'}")
@@ -314,7 +314,7 @@ def _add_accounts_commands(group: AppGroup, name: str) -> None:
         _account_id(account_id)
         if not yes:
             click.confirm(f"Delete StackOne account {account_id}?", abort=True)
-        account = get_state(name=name).client.delete_account(account_id)
+        account = get_state(blueprint=name).client.delete_account(account_id)
         click.echo(
             f"Deleted account {account.id} ({account.provider or '?'}, "
             f"owner {account.origin_owner_id or '?'})."
@@ -352,7 +352,7 @@ def _add_trigger_command(group: AppGroup, name: str) -> None:
 
         EVENT is e.g. account.created, account.updated or account.deleted.
         """
-        state = get_state(name=name)
+        state = get_state(blueprint=name)
         if secret is None:
             if not state.settings.webhook_secret:
                 raise click.ClickException(
@@ -405,12 +405,12 @@ def _add_hub_commands(group: AppGroup, name: str) -> None:
     @force_option
     def install_command(version: str, force: bool) -> None:
         """Fetch the pinned Hub script with npm, verify it and cache it for every app."""
-        install_and_report(version, get_state(name=name).settings.hub_dir, force)
+        install_and_report(version, get_state(blueprint=name).settings.hub_dir, force)
 
     @hub.command("status")
     def status_command() -> None:
         """Say where the widget loads the Hub script from; exit 1 when it has no source."""
-        settings = get_state(name=name).settings
+        settings = get_state(blueprint=name).settings
         report_status(settings.hub_dir, settings.hub_script_url)
 
 

@@ -182,7 +182,7 @@ def _signed_in() -> tuple[StackOneState, Owner]:
     state = request_state()
     require_header()
     owner = linking.current_owner(state)
-    state.client  # noqa: B018 - raises ConfigurationError when no key is set
+    state.require_client()
     if owner is None:
         raise errors.NotSignedInError("sign in to link accounts")
     return state, owner
@@ -300,5 +300,5 @@ def onboarding_session(signed: str) -> Response:
     state = request_state()
     require_header()
     grant = onboarding.open_link(state, signed)
-    state.client  # noqa: B018 - raises ConfigurationError when no key is set
+    state.require_client()
     return session_answer(onboarding.link_session(state, grant))

@@ -264,3 +264,25 @@ def test_the_state_is_built_once_and_cannot_change(app: Flask) -> None:
         state.settings = state.settings  # type: ignore[misc]
     assert state.client is get_state(app).client
     assert app.config["STACKONE_TIMEOUT"] == state.settings.timeout
+
+
+def test_the_example_app_uses_public_names_only() -> None:
+    """The example app is what users copy: it imports the package's top level only."""
+    for path in (ROOT / "example_app").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "flask_stackone"
+            ):
+                assert node.module == "flask_stackone", f"{path.name} imports {node.module}"
+
+
+def test_one_way_to_make_a_blueprint_and_to_name_one() -> None:
+    import inspect
+
+    import flask_stackone
+    from flask_stackone import get_client, get_state, onboarding_link
+    from flask_stackone.testing import post_event
+
+    assert "StackOneBlueprint" not in flask_stackone.__all__
+    for function in (get_state, get_client, onboarding_link, post_event):
+        assert "blueprint" in inspect.signature(function).parameters, function.__name__

@@ -135,7 +135,7 @@ def _prepare(
 ) -> tuple[StackOneState, int, LinkOptions]:
     """What both kinds of link start with: the state, the checked lifetime (``value`` or
     the ``setting``'s value) and the checked options."""
-    state = get_state(name=blueprint)
+    state = get_state(blueprint=blueprint)
     settings = state.settings
     lifetime = _lifetime(value, getattr(settings, setting), limit, settings.name(setting))
     _owner(owner)
