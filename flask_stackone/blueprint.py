@@ -11,11 +11,10 @@ from typing import Any, cast
 
 from flask import Blueprint, Flask, Response, request
 from flask.blueprints import BlueprintSetupState
-from flask.cli import AppGroup
 from werkzeug.exceptions import HTTPException
 
 from . import accounts_panel, assets, routes, widget
-from .cli import init_cli
+from .cli import BlueprintCommands
 from .config import DEFAULTS, apply_defaults, check_option_names, read_settings
 from .core.client import StackOneClient
 from .core.errors import ConfigurationError, FlaskStackOneError
@@ -68,8 +67,7 @@ class StackOneBlueprint(Blueprint):
         self.register_error_handler(FlaskStackOneError, routes.error_answer)
         self.register_error_handler(400, self._bad_request)
         self.after_request(routes.deny_framing)  # Flask's own HTML errors (CSRF) too
-        self.cli.help = "StackOne account linking: sessions, accounts, webhooks, sandbox."
-        init_cli(cast(AppGroup, self.cli), name)  # an AppGroup, typed as click.Group
+        self.cli = BlueprintCommands(name)
         self.record(self._init_app)  # every registration, also under another name
 
     def add_json_route(
