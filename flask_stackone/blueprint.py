@@ -116,7 +116,7 @@ class StackOneBlueprint(Blueprint):
         app.extensions.setdefault(EXTENSION_KEY, {})[name] = state
         widget.register(app, name)
         accounts_panel.register(app, name)
-        _exempt_webhook_from_csrf(app)
+        _exempt_webhook_from_csrf(app, name)
         _watch_late_settings(app, name, state.settings, self.options)
         if state.api_client is None:
             log.warning(
@@ -163,39 +163,49 @@ def _watch_late_settings(
 
     The settings are read once, at registration: ``app.config.from_prefixed_env()`` called
     after ``register_blueprint`` would otherwise be ignored, and the routes would say the key
-    "is not set" while ``app.config`` holds it. On the first requests the ``STACKONE_*``
-    values are compared with what registration read (explicit arguments excepted); when one
-    differs, this blueprint's routes answer ``503 not_configured`` naming the settings, and
-    the error is logged for every other request. Once they match, nothing more is done.
+    "is not set" while ``app.config`` holds it. This blueprint's requests compare the
+    ``STACKONE_*`` values with what registration read (explicit arguments excepted) until
+    they match once; while one differs they answer ``503 not_configured`` naming the settings.
+    The app's first request, whoever it is for, logs the difference once; then the check is
+    taken off the app, so the host's own requests run no hook of the plugin.
     """
     keys = [settings.prefix + key for key in DEFAULTS if key.lower() not in options]
     read = {key: _snapshot(app.config.get(key)) for key in keys}
     verified = False
-    logged = False
 
-    def check_late_settings() -> None:
-        nonlocal verified, logged
-        if verified:
-            return
+    def late_settings() -> ConfigurationError | None:
         changed = [key for key in keys if app.config.get(key) != read[key]]
         if not changed:
-            verified = True
-            return
-        error = ConfigurationError(
+            return None
+        return ConfigurationError(
             f"{', '.join(changed)} changed in app.config after app.register_blueprint() "
             "read the settings; flask-stackone reads them once, at registration. Set them "
             "(app.config.from_prefixed_env(), app.config.update(...)) before "
             "app.register_blueprint()"
         )
-        if request.blueprint is not None and (
+
+    def check_late_settings() -> None:  # this blueprint's requests only
+        nonlocal verified
+        if verified:
+            return
+        error = late_settings()
+        if error is None:
+            verified = True
+            return
+        raise error
+
+    def report_late_settings_once() -> None:  # the app's first request, then never again
+        hooks = app.before_request_funcs[None]
+        app.before_request_funcs[None] = [f for f in hooks if f is not report_late_settings_once]
+        ours = request.blueprint is not None and (
             request.blueprint == name or request.blueprint.startswith(name + ".")
-        ):
-            raise error
-        if not logged:
-            logged = True
+        )
+        error = None if ours else late_settings()  # our own request answers (and logs) it
+        if error is not None:
             log.error("flask-stackone is not configured as intended: %s", error)
 
-    app.before_request(check_late_settings)
+    app.before_request_funcs.setdefault(name, []).append(check_late_settings)
+    app.before_request(report_late_settings_once)
 
 
 def _snapshot(value: Any) -> Any:
@@ -242,18 +252,23 @@ def _is_csrf_error(exc: HTTPException) -> bool:
     return csrf is not None and isinstance(exc, csrf.CSRFError)
 
 
-def _exempt_webhook_from_csrf(app: Flask) -> None:
-    """Exempt the webhook view (only it) from Flask-WTF's CSRFProtect, set up before or after."""
+def _exempt_webhook_from_csrf(app: Flask, name: str) -> None:
+    """Exempt the webhook view (only it) from Flask-WTF's CSRFProtect, set up before or after.
+
+    CSRFProtect set up later is found on this blueprint's own requests, by a URL value
+    preprocessor: those run before every ``before_request`` hook, CSRFProtect's included.
+    """
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(routes.webhook)
         return
 
-    @app.before_request
-    def exempt_when_csrf_appears() -> None:  # runs before CSRFProtect's own hook
+    def exempt_when_csrf_appears(endpoint: str | None, values: dict[str, Any] | None) -> None:
         late = app.extensions.get("csrf")
         if late is not None:
             late.exempt(routes.webhook)
+
+    app.url_value_preprocessors.setdefault(name, []).append(exempt_when_csrf_appears)
 
 
 def make_blueprint(
