@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any, TypedDict
 
 from flask import current_app
@@ -15,18 +15,16 @@ from ..core.errors import (
     ConfigurationError,
     ForeignAccountError,
     InvalidOptionError,
-    NotSignedInError,
-    ReceiverError,
 )
 from ..core.models import (
     CATEGORIES,
     SLUG,
     Account,
-    AccountEvent,
     ConnectSession,
     Owner,
     SessionCreated,
 )
+from .account_events import send_account_event
 from .settings import Settings
 from .state import StackOneState
 
@@ -70,14 +68,6 @@ def current_owner(state: StackOneState) -> Owner | None:
     owner = current_app.ensure_sync(loader)()
     if owner is not None and not isinstance(owner, Owner):
         raise TypeError(f"owner_loader must return an Owner or None, not {type(owner).__name__}")
-    return owner
-
-
-def require_owner(state: StackOneState) -> Owner:
-    """The signed-in customer. :raises NotSignedInError: nobody is signed in."""
-    owner = current_owner(state)
-    if owner is None:
-        raise NotSignedInError("sign in to link accounts")
     return owner
 
 
@@ -215,21 +205,6 @@ def confirm_account(
     """
     account = owned_account(state, owner, account_id)
     updated = reconnect or was_relinked(account)
-    event = AccountEvent(
-        type="account.updated" if updated else "account.created",
-        account_id=account.id,
-        provider=account.provider,
-        owner_id=account.origin_owner_id,
-        owner_name=account.origin_owner_name,
-        username=account.origin_username,
-        event_date=datetime.now(timezone.utc),
-        source="hub",
-        raw=account.raw,
-    )
-    signal = signals.account_updated if updated else signals.account_created
-    try:
-        signals.send(signal, current_app._get_current_object(), event)  # type: ignore[attr-defined]
-    except Exception as exc:
-        log.exception("%s receiver failed for account %s (source hub)", event.type, account.id)
-        raise ReceiverError("the account is linked but could not be recorded") from exc
+    event_type = "account.updated" if updated else "account.created"
+    send_account_event(account, event_type, "hub", done="linked")
     return account
