@@ -23,11 +23,11 @@ from flask_wtf.csrf import CSRFProtect
 from flask_stackone import (
     AccountEvent,
     ConfigurationError,
-    get_state,
     WebhookEvent,
     account_created,
     account_deleted,
     account_updated,
+    get_state,
     stackone_bp,
     webhook_received,
 )
