@@ -27,10 +27,10 @@ from flask_stackone import (
     account_created,
     account_deleted,
     account_updated,
+    get_state,
     stackone_bp,
     webhook_received,
 )
-from flask_stackone.config import sandbox_requested
 
 from . import auth, db, outbox, receivers, security, views
 from .filters import register_filters
@@ -60,7 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     app.config.from_prefixed_env()  # FLASK_SECRET_KEY, FLASK_SESSION_COOKIE_SECURE...
     app.config.update(_stackone_environment())  # STACKONE_API_KEY, STACKONE_WEBHOOK_SECRET...
     app.config.update(config or {})
-    _choose_stackone(app)
+    _default_to_sandbox(app)
     # The onboarding-link pages (opened from an email) carry this app's name and logo.
     app.config.setdefault("STACKONE_BRAND_NAME", "Acme People")
     app.config.setdefault("STACKONE_BRAND_LOGO_URL", "/static/favicon.svg")
@@ -75,6 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     app.cli.add_command(auth.members_cli)
     app.register_blueprint(views.bp)
     app.register_blueprint(stackone_bp)  # its owner loader is auth.current_owner
+    _require_stackone(app)
 
     # Receivers defined here would be garbage-collected without weak=False.
     @account_created.connect_via(app, weak=False)
@@ -99,18 +100,23 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     return app
 
 
-def _choose_stackone(app: Flask) -> None:
-    """StackOne itself with a key; the sandbox only when asked for (``make run`` asks), or
-    in debug and testing mode while no key is set. Never silently: a deployed app that
-    lost its key (or misspelled it) refuses to start instead of serving the sandbox.
-
-    :raises ConfigurationError: no key, and the sandbox is not asked for.
-    """
+def _default_to_sandbox(app: Flask) -> None:
+    """StackOne itself with a key; the sandbox when asked for (``make run`` asks), or in
+    debug and testing mode while no key is set."""
     if app.config.get("STACKONE_API_KEY"):
         return
     if app.config.get("STACKONE_SANDBOX") is None and (app.debug or app.testing):
         app.config["STACKONE_SANDBOX"] = True  # development: the offline emulator
-    if not sandbox_requested(app.config) and not app.testing:
+
+
+def _require_stackone(app: Flask) -> None:
+    """Never the sandbox silently: a deployed app that lost its key (or misspelled it)
+    refuses to start instead of serving the sandbox.
+
+    :raises ConfigurationError: no key, and the sandbox is not asked for.
+    """
+    settings = get_state(app).settings
+    if not settings.api_key and not settings.sandbox and not app.testing:
         raise ConfigurationError(
             "Acme People needs StackOne: set STACKONE_API_KEY (and STACKONE_WEBHOOK_SECRET) "
             "to use your StackOne project, or STACKONE_SANDBOX=1 to run against the offline "

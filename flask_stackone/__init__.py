@@ -17,10 +17,8 @@ from .__about__ import __version__
 
 #: Each public name and the module that defines it.
 _EXPORTS: dict[str, str] = {
-    **dict.fromkeys(
-        ["StackOneBlueprint", "make_blueprint", "stackone_bp"], "flask_stackone.blueprint"
-    ),
-    **dict.fromkeys(["get_client", "get_state"], "flask_stackone.state"),
+    **dict.fromkeys(["make_blueprint", "stackone_bp"], "flask_stackone.blueprint"),
+    **dict.fromkeys(["get_client", "get_state"], "flask_stackone.services.state"),
     **dict.fromkeys(
         ["AuthLink", "OnboardingGrant", "create_auth_link", "onboarding_link"],
         "flask_stackone.services.onboarding",
@@ -34,22 +32,12 @@ _EXPORTS: dict[str, str] = {
     "SQLDeliveryStore": "flask_stackone.core.stores.sql",
     **dict.fromkeys(
         [
-            "AuthenticationError",
             "ConfigurationError",
             "FlaskStackOneError",
             "InvalidOptionError",
-            "InvalidPayloadError",
-            "InvalidRequestError",
-            "InvalidResponseError",
             "NotFoundError",
-            "RateLimitedError",
-            "ServerError",
             "SignatureVerificationError",
-            "StackOneConnectionError",
             "StackOneError",
-            "StackOneTimeout",
-            "StaleEventError",
-            "StoreUnavailable",
             "WebhookError",
         ],
         "flask_stackone.core.errors",
@@ -79,41 +67,30 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(
         ["construct_event", "parse_event", "verify_signature"], "flask_stackone.core.webhooks"
     ),
-    "errors": "flask_stackone.core.errors",
+    "errors": "flask_stackone.errors",
 }
 
 __all__ = [
     "Account",
     "AccountEvent",
     "AuthLink",
-    "AuthenticationError",
     "ConfigurationError",
     "ConnectSession",
     "DeliveryStore",
     "FlaskStackOneError",
     "InvalidOptionError",
-    "InvalidPayloadError",
-    "InvalidRequestError",
-    "InvalidResponseError",
     "MemoryDeliveryStore",
     "NotFoundError",
     "OnboardingGrant",
     "Owner",
-    "RateLimitedError",
     "RedisDeliveryStore",
     "SQLDeliveryStore",
     "SQLiteDeliveryStore",
-    "ServerError",
     "SessionCreated",
     "SignatureVerificationError",
-    "StackOneBlueprint",
     "StackOneClient",
-    "StackOneConnectionError",
     "StackOneError",
-    "StackOneTimeout",
-    "StaleEventError",
     "StatusReason",
-    "StoreUnavailable",
     "WebhookError",
     "WebhookEvent",
     "__version__",
@@ -150,27 +127,17 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from . import errors as errors
     from . import signals as signals
-    from .blueprint import StackOneBlueprint, make_blueprint, stackone_bp
-    from .core import errors as errors
+    from .blueprint import make_blueprint, stackone_bp
     from .core.client import StackOneClient
     from .core.errors import (
-        AuthenticationError,
         ConfigurationError,
         FlaskStackOneError,
         InvalidOptionError,
-        InvalidPayloadError,
-        InvalidRequestError,
-        InvalidResponseError,
         NotFoundError,
-        RateLimitedError,
-        ServerError,
         SignatureVerificationError,
-        StackOneConnectionError,
         StackOneError,
-        StackOneTimeout,
-        StaleEventError,
-        StoreUnavailable,
         WebhookError,
     )
     from .core.models import (
@@ -187,6 +154,7 @@ if TYPE_CHECKING:
     from .core.stores.sql import SQLDeliveryStore
     from .core.webhooks import construct_event, parse_event, verify_signature
     from .services.onboarding import AuthLink, OnboardingGrant, create_auth_link, onboarding_link
+    from .services.state import get_client, get_state
     from .signals import (
         account_created,
         account_deleted,
@@ -194,4 +162,3 @@ if TYPE_CHECKING:
         connect_session_created,
         webhook_received,
     )
-    from .state import get_client, get_state

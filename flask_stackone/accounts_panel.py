@@ -20,11 +20,12 @@ from flask import Flask, render_template, url_for
 from markupsafe import Markup
 
 from .core.connectors import monogram
-from .core.errors import ConfigurationError, StackOneError
+from .core.errors import FlaskStackOneError
 from .core.hub_script import INSTALL_COMMAND
+from .error_answers import answer_for
 from .services import accounts, linking
 from .services.accounts import LinkedAccount
-from .state import StackOneState
+from .services.state import StackOneState
 from .widget import options as check
 from .widget.assets import glue_url, package_file_url
 from .widget.macro import ACCOUNT_PLACEHOLDER, hub_source, hub_urls
@@ -101,14 +102,14 @@ def _load(state: StackOneState, options: dict[str, Any]) -> tuple[list[dict[str,
         owner = linking.current_owner(state)
         if owner is None:
             return [], "signed_out"
-        state.client  # noqa: B018 - raises ConfigurationError when no key is set
+        state.require_client()
         return [row(item) for item in accounts.list_owner_accounts(state, owner, **options)], None
-    except ConfigurationError as exc:
-        log.error("the accounts panel cannot list accounts, not configured: %s", exc)
-        return [], "not_configured"
-    except StackOneError as exc:
-        log.warning("the accounts panel could not list accounts: %s", exc)
-        return [], "unavailable"
+    except FlaskStackOneError as exc:
+        answer = answer_for(exc)
+        if answer is None:
+            raise
+        answer.log()
+        return [], "not_configured" if answer.code == "not_configured" else "unavailable"
 
 
 def render_accounts(

@@ -11,32 +11,26 @@ from typing import Any, cast
 
 from flask import Blueprint, Flask, Response, request
 from flask.blueprints import BlueprintSetupState
-from flask.cli import AppGroup
 from werkzeug.exceptions import HTTPException
 
 from . import accounts_panel, routes
-from .cli import init_cli
-from .config import Settings, apply_defaults, check_option_names, read_settings
+from .cli import BlueprintCommands
+from .config import apply_defaults, check_option_names, read_settings
 from .core.client import StackOneClient
 from .core.errors import ConfigurationError, FlaskStackOneError
 from .core.settings_table import PLUGIN_SETTINGS
 from .core.stores import open_store
 from .sandbox_mount import prepare_sandbox
-from .state import EXTENSION_KEY, OwnerLoader, StackOneState
+from .services.settings import Settings
+from .services.state import EXTENSION_KEY, OwnerLoader, StackOneState
 from .widget import assets, macro
 
 log = logging.getLogger("flask_stackone")
 
 
 class StackOneBlueprint(Blueprint):
-    """A blueprint with StackOne's routes. Register it on as many apps as you like.
-
-    :param name: the blueprint name (endpoints are ``<name>.connect_session`` ...).
-    :param url_prefix: where the routes live, ``/stackone`` by default.
-    :param config_prefix: the prefix of this instance's settings, ``STACKONE_`` by default.
-    :param options: explicit settings (``api_key=...``, ``providers=[...]``), lower-case
-        names of the ``STACKONE_*`` keys; they beat ``app.config``.
-    """
+    """A blueprint with StackOne's routes, made by :func:`make_blueprint`. Register it on as
+    many apps as you like."""
 
     def __init__(
         self,
@@ -75,8 +69,7 @@ class StackOneBlueprint(Blueprint):
         self.register_error_handler(FlaskStackOneError, routes.error_answer)
         self.register_error_handler(400, self._bad_request)
         self.after_request(routes.deny_framing)  # Flask's own HTML errors (CSRF) too
-        self.cli.help = "StackOne account linking: sessions, accounts, webhooks, sandbox."
-        init_cli(cast(AppGroup, self.cli), name)  # an AppGroup, typed as click.Group
+        self.cli = BlueprintCommands(name)
         self.record(self._init_app)  # every registration, also under another name
 
     def add_json_route(
@@ -125,7 +118,7 @@ class StackOneBlueprint(Blueprint):
         app.extensions.setdefault(EXTENSION_KEY, {})[name] = state
         macro.register(app, name)
         accounts_panel.register(app, name)
-        _exempt_webhook_from_csrf(app)
+        _exempt_webhook_from_csrf(app, name)
         _watch_late_settings(app, name, state.settings, self.options)
         if state.api_client is None:
             log.warning(
@@ -172,39 +165,49 @@ def _watch_late_settings(
 
     The settings are read once, at registration: ``app.config.from_prefixed_env()`` called
     after ``register_blueprint`` would otherwise be ignored, and the routes would say the key
-    "is not set" while ``app.config`` holds it. On the first requests the ``STACKONE_*``
-    values are compared with what registration read (explicit arguments excepted); when one
-    differs, this blueprint's routes answer ``503 not_configured`` naming the settings, and
-    the error is logged for every other request. Once they match, nothing more is done.
+    "is not set" while ``app.config`` holds it. This blueprint's requests compare the
+    ``STACKONE_*`` values with what registration read (explicit arguments excepted) until
+    they match once; while one differs they answer ``503 not_configured`` naming the settings.
+    The app's first request, whoever it is for, logs the difference once; then the check is
+    taken off the app, so the host's own requests run no hook of the plugin.
     """
     keys = [settings.prefix + s.key for s in PLUGIN_SETTINGS if s.field not in options]
     read = {key: _snapshot(app.config.get(key)) for key in keys}
     verified = False
-    logged = False
 
-    def check_late_settings() -> None:
-        nonlocal verified, logged
-        if verified:
-            return
+    def late_settings() -> ConfigurationError | None:
         changed = [key for key in keys if app.config.get(key) != read[key]]
         if not changed:
-            verified = True
-            return
-        error = ConfigurationError(
+            return None
+        return ConfigurationError(
             f"{', '.join(changed)} changed in app.config after app.register_blueprint() "
             "read the settings; flask-stackone reads them once, at registration. Set them "
             "(app.config.from_prefixed_env(), app.config.update(...)) before "
             "app.register_blueprint()"
         )
-        if request.blueprint is not None and (
+
+    def check_late_settings() -> None:  # this blueprint's requests only
+        nonlocal verified
+        if verified:
+            return
+        error = late_settings()
+        if error is None:
+            verified = True
+            return
+        raise error
+
+    def report_late_settings_once() -> None:  # the app's first request, then never again
+        hooks = app.before_request_funcs[None]
+        app.before_request_funcs[None] = [f for f in hooks if f is not report_late_settings_once]
+        ours = request.blueprint is not None and (
             request.blueprint == name or request.blueprint.startswith(name + ".")
-        ):
-            raise error
-        if not logged:
-            logged = True
+        )
+        error = None if ours else late_settings()  # our own request answers (and logs) it
+        if error is not None:
             log.error("flask-stackone is not configured as intended: %s", error)
 
-    app.before_request(check_late_settings)
+    app.before_request_funcs.setdefault(name, []).append(check_late_settings)
+    app.before_request(report_late_settings_once)
 
 
 def _snapshot(value: Any) -> Any:
@@ -251,29 +254,47 @@ def _is_csrf_error(exc: HTTPException) -> bool:
     return csrf is not None and isinstance(exc, csrf.CSRFError)
 
 
-def _exempt_webhook_from_csrf(app: Flask) -> None:
-    """Exempt the webhook view (only it) from Flask-WTF's CSRFProtect, set up before or after."""
+def _exempt_webhook_from_csrf(app: Flask, name: str) -> None:
+    """Exempt the webhook view (only it) from Flask-WTF's CSRFProtect, set up before or after.
+
+    CSRFProtect set up later is found on this blueprint's own requests, by a URL value
+    preprocessor: those run before every ``before_request`` hook, CSRFProtect's included.
+    """
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(routes.webhook)
         return
 
-    @app.before_request
-    def exempt_when_csrf_appears() -> None:  # runs before CSRFProtect's own hook
+    def exempt_when_csrf_appears(endpoint: str | None, values: dict[str, Any] | None) -> None:
         late = app.extensions.get("csrf")
         if late is not None:
             late.exempt(routes.webhook)
 
+    app.url_value_preprocessors.setdefault(name, []).append(exempt_when_csrf_appears)
 
-def make_blueprint(name: str = "stackone", **kwargs: Any) -> StackOneBlueprint:
+
+def make_blueprint(
+    name: str = "stackone",
+    *,
+    url_prefix: str = "/stackone",
+    config_prefix: str = "STACKONE_",
+    **options: Any,
+) -> StackOneBlueprint:
     """A new blueprint instance: for a second StackOne project, prefix or key.
 
     ``make_blueprint("stackone_eu", url_prefix="/stackone-eu", config_prefix="STACKONE_EU_")``
+
+    :param name: the blueprint name (endpoints are ``<name>.connect_session`` ...).
+    :param url_prefix: where the routes live, ``/stackone`` by default.
+    :param config_prefix: the prefix of this instance's settings, ``STACKONE_`` by default.
+    :param options: explicit settings (``api_key=...``, ``providers=[...]``), lower-case
+        names of the ``STACKONE_*`` keys; they beat ``app.config``.
+    :raises TypeError: an option that is no setting.
     """
-    return StackOneBlueprint(name, **kwargs)
+    return StackOneBlueprint(name, url_prefix=url_prefix, config_prefix=config_prefix, **options)
 
 
 #: The default blueprint: ``app.register_blueprint(stackone_bp)``.
 stackone_bp = make_blueprint()
 
-__all__ = ["ConfigurationError", "StackOneBlueprint", "make_blueprint", "stackone_bp"]
+__all__ = ["make_blueprint", "stackone_bp"]

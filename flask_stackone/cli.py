@@ -16,27 +16,47 @@ from typing import Any, TypeVar
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from .core import errors
 from .core.hub_script import HUB_VERSION, PACKAGE
 from .core.models import Account, Owner, format_datetime
 from .core.webhooks import SIGNATURE_HEADER, build_event_body, compute_signature
+from .error_answers import answer_for
 from .services.linking import check_options, create_session, is_account_id
 from .services.onboarding import create_auth_link, external_url, onboarding_link
-from .state import StackOneState, get_state
+from .services.state import StackOneState, get_state
 from .widget.commands import force_option, install_and_report, report_status, version_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def init_cli(group: AppGroup, blueprint_name: str) -> None:
-    """Add the plugin's commands to a blueprint's ``cli`` group."""
-    _add_session_commands(group, blueprint_name)
-    _add_accounts_commands(group, blueprint_name)
-    _add_trigger_command(group, blueprint_name)
-    _add_hub_commands(group, blueprint_name)
-    _add_sandbox_commands(group)
+class BlueprintCommands(AppGroup):
+    """The ``flask <name>`` group of one StackOne blueprint (``flask stackone`` for
+    ``stackone_bp``): the module's commands, acting on that blueprint's settings and client.
+
+    :param blueprint: the blueprint's name.
+    """
+
+    def __init__(self, blueprint: str) -> None:
+        super().__init__(help="StackOne account linking: sessions, accounts, webhooks, sandbox.")
+        self.blueprint = blueprint
+        for command in (session, auth_link, accounts, trigger, hub, sandbox):
+            self.add_command(command)
+
+
+def _state() -> StackOneState:
+    """The state of the blueprint whose group runs the command; ``stackone`` when the
+    commands were registered without their group (``cli_group=None``).
+
+    :raises NotRegisteredError: that blueprint is not registered on the app.
+    """
+    context: click.Context | None = click.get_current_context()
+    while context is not None:
+        if isinstance(context.command, BlueprintCommands):
+            return get_state(blueprint=context.command.blueprint)
+        context = context.parent
+    return get_state()
 
 
 class _ReportedByTheCommand(logging.Filter):
@@ -48,7 +68,8 @@ class _ReportedByTheCommand(logging.Filter):
 
 
 def _friendly(func: F) -> F:
-    """Turn the errors a user can fix into ``click`` errors (message, exit code 1)."""
+    """Turn flask-stackone's errors into ``click`` errors (exit code 1) with the error
+    table's text for them."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -57,12 +78,11 @@ def _friendly(func: F) -> F:
         client_log.addFilter(quiet)
         try:
             return func(*args, **kwargs)
-        except errors.NotFoundError as exc:
-            raise click.ClickException(f"StackOne has no such record: {exc}") from None
-        except errors.StackOneError as exc:
-            raise click.ClickException(f"StackOne call failed: {exc}") from None
-        except (errors.ConfigurationError, errors.InvalidOptionError) as exc:
-            raise click.ClickException(str(exc)) from None
+        except errors.FlaskStackOneError as exc:
+            answer = answer_for(exc)
+            if answer is None:
+                raise
+            raise click.ClickException(answer.report) from None
         finally:
             client_log.removeFilter(quiet)
 
@@ -137,88 +157,89 @@ def _owner_options(func: F) -> F:
     return func
 
 
-def _add_session_commands(group: AppGroup, name: str) -> None:
-
-    @group.command("session")
-    @_owner_options
-    @_friendly
-    def session(
-        owner_id: str,
-        owner_name: str,
-        username: str | None,
-        provider: str | None,
-        categories: Sequence[str],
-    ) -> None:
-        """Create a Connect Session; print its Hub token and auth link."""
-        state = get_state(name=name)
-        owner = _owner(owner_id, owner_name, username)
-        options = check_options(
-            state.settings, {"provider": provider, "categories": list(categories) or None}
-        )
-        created = create_session(state, owner, state.settings.session_expires_in, options)
-        click.echo(f"session:   {created.id}")
-        click.echo(f"token:     {created.token}")
-        click.echo(f"auth link: {created.auth_link_url or '(none in StackOne answer)'}")
-        click.echo(f"expires:   {_when(created.expires_at)}")
-
-    @group.command("auth-link")
-    @_owner_options
-    @click.option(
-        "--days",
-        type=click.FloatRange(min=0, min_open=True),
-        help="How long the link works (default: the STACKONE_AUTH_LINK_EXPIRES_IN or "
-        "STACKONE_ONBOARDING_MAX_AGE setting, 5 days).",
+@click.command("session")
+@with_appcontext
+@_owner_options
+@_friendly
+def session(
+    owner_id: str,
+    owner_name: str,
+    username: str | None,
+    provider: str | None,
+    categories: Sequence[str],
+) -> None:
+    """Create a Connect Session; print its Hub token and auth link."""
+    state = _state()
+    owner = _owner(owner_id, owner_name, username)
+    options = check_options(
+        state.settings, {"provider": provider, "categories": list(categories) or None}
     )
-    @click.option(
-        "--onboarding",
-        is_flag=True,
-        help="Print a link to this app (signed, no StackOne token) instead of StackOne's.",
-    )
-    @click.option(
-        "--base-url",
-        help="This app's public root for --onboarding, e.g. https://app.example.com "
-        "(default: STACKONE_PUBLIC_URL, else SERVER_NAME; in sandbox mode where `flask run` "
-        "listens, http://127.0.0.1:5000 unless FLASK_RUN_HOST / FLASK_RUN_PORT say otherwise).",
-    )
-    @_friendly
-    def auth_link(
-        owner_id: str,
-        owner_name: str,
-        username: str | None,
-        provider: str | None,
-        categories: Sequence[str],
-        days: float | None,
-        onboarding: bool,
-        base_url: str | None,
-    ) -> None:
-        """Print a link to email to a customer.
+    created = create_session(state, owner, state.settings.session_expires_in, options)
+    click.echo(f"session:   {created.id}")
+    click.echo(f"token:     {created.token}")
+    click.echo(f"auth link: {created.auth_link_url or '(none in StackOne answer)'}")
+    click.echo(f"expires:   {_when(created.expires_at)}")
 
-        The customer opens it to connect an account (StackOne's auth link, or with
-        --onboarding a signed link to this app).
-        """
-        owner = _owner(owner_id, owner_name, username)
-        seconds = round(days * 86400) if days is not None else None
-        if not onboarding:
-            if base_url:
-                raise click.UsageError("--base-url only applies with --onboarding")
-            link = create_auth_link(owner, provider, categories or None, seconds, blueprint=name)
-            click.echo(f"auth link: {link.url}")
-            click.echo(f"expires:   {_when(link.expires_at)}")
-            return
-        state = get_state(name=name)
-        if seconds is None:  # 0, from a tiny --days, is refused by onboarding_link
-            seconds = state.settings.onboarding_max_age
-        url = onboarding_link(
-            owner,
-            provider,
-            seconds,
-            categories=categories or None,
-            base_url=base_url or _local_root(state),
-            blueprint=name,
-        )
-        click.echo(f"onboarding link: {url}")
-        expires = datetime.fromtimestamp(int(time.time()) + seconds, timezone.utc)
-        click.echo(f"expires:         {_when(expires)}")
+
+@click.command("auth-link")
+@with_appcontext
+@_owner_options
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True),
+    help="How long the link works (default: the STACKONE_AUTH_LINK_EXPIRES_IN or "
+    "STACKONE_ONBOARDING_MAX_AGE setting, 5 days).",
+)
+@click.option(
+    "--onboarding",
+    is_flag=True,
+    help="Print a link to this app (signed, no StackOne token) instead of StackOne's.",
+)
+@click.option(
+    "--base-url",
+    help="This app's public root for --onboarding, e.g. https://app.example.com "
+    "(default: STACKONE_PUBLIC_URL, else SERVER_NAME; in sandbox mode where `flask run` "
+    "listens, http://127.0.0.1:5000 unless FLASK_RUN_HOST / FLASK_RUN_PORT say otherwise).",
+)
+@_friendly
+def auth_link(
+    owner_id: str,
+    owner_name: str,
+    username: str | None,
+    provider: str | None,
+    categories: Sequence[str],
+    days: float | None,
+    onboarding: bool,
+    base_url: str | None,
+) -> None:
+    """Print a link to email to a customer.
+
+    The customer opens it to connect an account (StackOne's auth link, or with
+    --onboarding a signed link to this app).
+    """
+    state = _state()
+    owner = _owner(owner_id, owner_name, username)
+    seconds = round(days * 86400) if days is not None else None
+    if not onboarding:
+        if base_url:
+            raise click.UsageError("--base-url only applies with --onboarding")
+        link = create_auth_link(owner, provider, categories or None, seconds, blueprint=state.name)
+        click.echo(f"auth link: {link.url}")
+        click.echo(f"expires:   {_when(link.expires_at)}")
+        return
+    if seconds is None:  # 0, from a tiny --days, is refused by onboarding_link
+        seconds = state.settings.onboarding_max_age
+    url = onboarding_link(
+        owner,
+        provider,
+        seconds,
+        categories=categories or None,
+        base_url=base_url or _local_root(state),
+        blueprint=state.name,
+    )
+    click.echo(f"onboarding link: {url}")
+    expires = datetime.fromtimestamp(int(time.time()) + seconds, timezone.utc)
+    click.echo(f"expires:         {_when(expires)}")
 
 
 def _account_dict(account: Account) -> dict[str, Any]:
@@ -246,187 +267,190 @@ def _table(rows: list[list[str]]) -> str:
     )
 
 
-def _add_accounts_commands(group: AppGroup, name: str) -> None:
+@click.group("accounts")
+def accounts() -> None:
+    """List, show and delete linked accounts."""
 
-    @group.group("accounts")
-    def accounts() -> None:
-        """List, show and delete linked accounts."""
 
-    @accounts.command("list")
-    @click.option("--owner-id", help="Only this customer's accounts.")
-    @click.option(
-        "--provider", "providers", multiple=True, help="Only this connector (repeatable)."
+@accounts.command("list")
+@with_appcontext
+@click.option("--owner-id", help="Only this customer's accounts.")
+@click.option("--provider", "providers", multiple=True, help="Only this connector (repeatable).")
+@click.option("--status", "statuses", multiple=True, help="Only this status (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_friendly
+def list_accounts(
+    owner_id: str | None, providers: Sequence[str], statuses: Sequence[str], as_json: bool
+) -> None:
+    """List linked accounts (every page)."""
+    found = _state().client.list_accounts(
+        owner_id=owner_id, providers=providers or None, status=statuses or None
     )
-    @click.option("--status", "statuses", multiple=True, help="Only this status (repeatable).")
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-    @_friendly
-    def list_accounts(
-        owner_id: str | None, providers: Sequence[str], statuses: Sequence[str], as_json: bool
-    ) -> None:
-        """List linked accounts (every page)."""
-        found = get_state(name=name).client.list_accounts(
-            owner_id=owner_id, providers=providers or None, status=statuses or None
-        )
-        if as_json:
-            click.echo(json.dumps([_account_dict(a) for a in found], indent=2))
-            return
-        if not found:
-            click.echo("No accounts.")
-            return
-        rows = [["ID", "PROVIDER", "STATUS", "OWNER ID", "OWNER NAME", "CREATED"]]
-        rows += [
-            [
-                a.id,
-                a.provider or "-",
-                a.status or "-",
-                a.origin_owner_id or "-",
-                a.origin_owner_name or "-",
-                a.created_at.strftime("%Y-%m-%d %H:%M") if a.created_at else "-",
-            ]
-            for a in found
+    if as_json:
+        click.echo(json.dumps([_account_dict(a) for a in found], indent=2))
+        return
+    if not found:
+        click.echo("No accounts.")
+        return
+    rows = [["ID", "PROVIDER", "STATUS", "OWNER ID", "OWNER NAME", "CREATED"]]
+    rows += [
+        [
+            a.id,
+            a.provider or "-",
+            a.status or "-",
+            a.origin_owner_id or "-",
+            a.origin_owner_name or "-",
+            a.created_at.strftime("%Y-%m-%d %H:%M") if a.created_at else "-",
         ]
-        click.echo(_table(rows))
-
-    @accounts.command("show")
-    @click.argument("account_id")
-    @_friendly
-    def show(account_id: str) -> None:
-        """Show an account and why it is not usable. Exits with 1 when it is not active."""
-        account = get_state(name=name).client.get_account(_account_id(account_id))
-        for key, value in _account_dict(account).items():
-            if key != "status_reasons":
-                click.echo(f"{key + ':':<19}{value if value is not None else '-'}")
-        if account.status_reasons:
-            click.echo("status_reasons:")
-        for reason in account.status_reasons:
-            click.echo(f"  - {reason.code or '?'}: {reason.description or ''}".rstrip())
-        if not account.is_active:
-            click.echo(f"account {account.id} is not active (status: {account.status})", err=True)
-            click.get_current_context().exit(1)
-
-    @accounts.command("delete")
-    @click.argument("account_id")
-    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-    @_friendly
-    def delete(account_id: str, yes: bool) -> None:
-        """Delete an account at StackOne (its connection stops working)."""
-        _account_id(account_id)
-        if not yes:
-            click.confirm(f"Delete StackOne account {account_id}?", abort=True)
-        account = get_state(name=name).client.delete_account(account_id)
-        click.echo(
-            f"Deleted account {account.id} ({account.provider or '?'}, "
-            f"owner {account.origin_owner_id or '?'})."
-        )
+        for a in found
+    ]
+    click.echo(_table(rows))
 
 
-def _add_trigger_command(group: AppGroup, name: str) -> None:
+@accounts.command("show")
+@with_appcontext
+@click.argument("account_id")
+@_friendly
+def show(account_id: str) -> None:
+    """Show an account and why it is not usable. Exits with 1 when it is not active."""
+    account = _state().client.get_account(_account_id(account_id))
+    for key, value in _account_dict(account).items():
+        if key != "status_reasons":
+            click.echo(f"{key + ':':<19}{value if value is not None else '-'}")
+    if account.status_reasons:
+        click.echo("status_reasons:")
+    for reason in account.status_reasons:
+        click.echo(f"  - {reason.code or '?'}: {reason.description or ''}".rstrip())
+    if not account.is_active:
+        click.echo(f"account {account.id} is not active (status: {account.status})", err=True)
+        click.get_current_context().exit(1)
 
-    @group.command("trigger")
-    @click.argument("event")
-    @click.option("--account-id", required=True, help="The account_id the event is about.")
-    @click.option("--provider", default="bamboohr", show_default=True, help="The connector key.")
-    @click.option("--owner-id", help="origin_owner_id in the event.")
-    @click.option("--owner-name", help="origin_owner_name in the event.")
-    @click.option("--url", help="Where to POST (default: this app's webhook route).")
-    @click.option(
-        "--base-url",
-        help="This app's root when --url is not given, e.g. http://127.0.0.1:5000 "
-        "(default: STACKONE_PUBLIC_URL, else SERVER_NAME; in sandbox mode where `flask run` "
-        "listens, http://127.0.0.1:5000 unless FLASK_RUN_HOST / FLASK_RUN_PORT say otherwise).",
+
+@accounts.command("delete")
+@with_appcontext
+@click.argument("account_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_friendly
+def delete(account_id: str, yes: bool) -> None:
+    """Delete an account at StackOne (its connection stops working)."""
+    _account_id(account_id)
+    if not yes:
+        click.confirm(f"Delete StackOne account {account_id}?", abort=True)
+    account = _state().client.delete_account(account_id)
+    click.echo(
+        f"Deleted account {account.id} ({account.provider or '?'}, "
+        f"owner {account.origin_owner_id or '?'})."
     )
-    @click.option("--secret", help="Signing secret (default: the first STACKONE_WEBHOOK_SECRET).")
-    @_friendly
-    def trigger(
-        event: str,
-        account_id: str,
-        provider: str,
-        owner_id: str | None,
-        owner_name: str | None,
-        url: str | None,
-        base_url: str | None,
-        secret: str | None,
-    ) -> None:
-        """Send a signed sample webhook to test your handlers.
 
-        EVENT is e.g. account.created, account.updated or account.deleted.
-        """
-        state = get_state(name=name)
-        if secret is None:
-            if not state.settings.webhook_secret:
-                raise click.ClickException(
-                    f"{state.settings.name('webhook_secret')} is not set: pass --secret"
-                )
-            secret = state.settings.webhook_secret[0]
-        fields = {"origin_owner_id": owner_id, "origin_owner_name": owner_name}
-        body = build_event_body(
-            event,
-            account_id=account_id,
-            provider=provider,
-            project_id="test-project",
-            **{k: v for k, v in fields.items() if v is not None},
-        )
-        target = url or external_url(state, "webhook", base_url or _local_root(state))
-        import requests
 
-        try:
-            answer = requests.post(
-                target,
-                data=body,
-                headers={
-                    SIGNATURE_HEADER: compute_signature(body, secret),
-                    "Content-Type": "application/json",
-                },
-                timeout=state.settings.timeout,
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            hint = "" if url or base_url else " (or pass --base-url / --url)"
+@click.command("trigger")
+@with_appcontext
+@click.argument("event")
+@click.option("--account-id", required=True, help="The account_id the event is about.")
+@click.option("--provider", default="bamboohr", show_default=True, help="The connector key.")
+@click.option("--owner-id", help="origin_owner_id in the event.")
+@click.option("--owner-name", help="origin_owner_name in the event.")
+@click.option("--url", help="Where to POST (default: this app's webhook route).")
+@click.option(
+    "--base-url",
+    help="This app's root when --url is not given, e.g. http://127.0.0.1:5000 "
+    "(default: STACKONE_PUBLIC_URL, else SERVER_NAME; in sandbox mode where `flask run` "
+    "listens, http://127.0.0.1:5000 unless FLASK_RUN_HOST / FLASK_RUN_PORT say otherwise).",
+)
+@click.option("--secret", help="Signing secret (default: the first STACKONE_WEBHOOK_SECRET).")
+@_friendly
+def trigger(
+    event: str,
+    account_id: str,
+    provider: str,
+    owner_id: str | None,
+    owner_name: str | None,
+    url: str | None,
+    base_url: str | None,
+    secret: str | None,
+) -> None:
+    """Send a signed sample webhook to test your handlers.
+
+    EVENT is e.g. account.created, account.updated or account.deleted.
+    """
+    state = _state()
+    if secret is None:
+        if not state.settings.webhook_secret:
             raise click.ClickException(
-                f"could not reach {target} ({type(exc).__name__}): is the app running?{hint}"
-            ) from None
-        click.echo(f"{event} -> {target}")
-        click.echo(f"{answer.status_code} {answer.reason}")
-        if answer.text:
-            click.echo(answer.text[:500].rstrip())
-        if not 200 <= answer.status_code < 300:
-            click.get_current_context().exit(1)
+                f"{state.settings.name('webhook_secret')} is not set: pass --secret"
+            )
+        secret = state.settings.webhook_secret[0]
+    fields = {"origin_owner_id": owner_id, "origin_owner_name": owner_name}
+    body = build_event_body(
+        event,
+        account_id=account_id,
+        provider=provider,
+        project_id="test-project",
+        **{k: v for k, v in fields.items() if v is not None},
+    )
+    target = url or external_url(state, "webhook", base_url or _local_root(state))
+    import requests
+
+    try:
+        answer = requests.post(
+            target,
+            data=body,
+            headers={
+                SIGNATURE_HEADER: compute_signature(body, secret),
+                "Content-Type": "application/json",
+            },
+            timeout=state.settings.timeout,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        hint = "" if url or base_url else " (or pass --base-url / --url)"
+        raise click.ClickException(
+            f"could not reach {target} ({type(exc).__name__}): is the app running?{hint}"
+        ) from None
+    click.echo(f"{event} -> {target}")
+    click.echo(f"{answer.status_code} {answer.reason}")
+    if answer.text:
+        click.echo(answer.text[:500].rstrip())
+    if not 200 <= answer.status_code < 300:
+        click.get_current_context().exit(1)
 
 
-def _add_hub_commands(group: AppGroup, name: str) -> None:
-
-    @group.group("hub", help=f"The pinned StackOne Hub script ({PACKAGE} {HUB_VERSION}).")
-    def hub() -> None:
-        pass
-
-    @hub.command("install")
-    @version_option
-    @force_option
-    def install_command(version: str, force: bool) -> None:
-        """Fetch the pinned Hub script with npm, verify it and cache it for every app."""
-        install_and_report(version, get_state(name=name).settings.hub_dir, force)
-
-    @hub.command("status")
-    def status_command() -> None:
-        """Say where the widget loads the Hub script from; exit 1 when it has no source."""
-        settings = get_state(name=name).settings
-        report_status(settings.hub_dir, settings.hub_script_url)
+@click.group("hub", help=f"The pinned StackOne Hub script ({PACKAGE} {HUB_VERSION}).")
+def hub() -> None:
+    pass
 
 
-def _add_sandbox_commands(group: AppGroup) -> None:
+@hub.command("install")
+@with_appcontext
+@version_option
+@force_option
+def install_command(version: str, force: bool) -> None:
+    """Fetch the pinned Hub script with npm, verify it and cache it for every app."""
+    install_and_report(version, _state().settings.hub_dir, force)
 
-    @group.group("sandbox")
-    def sandbox() -> None:
-        """The offline StackOne sandbox (STACKONE_SANDBOX)."""
 
-    @sandbox.command("reset")
-    def reset_command() -> None:
-        """Forget every sandbox session, account and webhook delivery."""
-        from .sandbox import get_sandbox, reset
+@hub.command("status")
+@with_appcontext
+def status_command() -> None:
+    """Say where the widget loads the Hub script from; exit 1 when it has no source."""
+    settings = _state().settings
+    report_status(settings.hub_dir, settings.hub_script_url)
 
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        if get_sandbox(app) is None:
-            raise click.ClickException("the sandbox is not on: set STACKONE_SANDBOX = True")
-        click.echo("STACKONE SANDBOX IS ON: the offline emulator, for development and tests only.")
-        reset(app)
-        click.echo("Sandbox reset: sessions, accounts and webhook deliveries are gone.")
+
+@click.group("sandbox")
+def sandbox() -> None:
+    """The offline StackOne sandbox (STACKONE_SANDBOX)."""
+
+
+@sandbox.command("reset")
+@with_appcontext
+def reset_command() -> None:
+    """Forget every sandbox session, account and webhook delivery."""
+    from .sandbox import get_sandbox, reset
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if get_sandbox(app) is None:
+        raise click.ClickException("the sandbox is not on: set STACKONE_SANDBOX = True")
+    click.echo("STACKONE SANDBOX IS ON: the offline emulator, for development and tests only.")
+    reset(app)
+    click.echo("Sandbox reset: sessions, accounts and webhook deliveries are gone.")

@@ -20,8 +20,9 @@ from .core import errors
 from .core.connectors import provider_name
 from .core.models import ConnectSession, Owner, format_datetime
 from .core.webhooks import SIGNATURE_HEADER
+from .error_answers import answer_for
 from .services import accounts, linking, onboarding, webhook_delivery
-from .state import StackOneState, request_state
+from .services.state import StackOneState, request_state
 
 log = logging.getLogger("flask_stackone")
 
@@ -30,8 +31,6 @@ REQUEST_HEADER = "X-StackOne-Request"
 MAX_OPTIONS_BYTES = 16 * 1024
 #: Endpoints answering HTML (their errors are pages); every other route answers JSON.
 HTML_ENDPOINTS = frozenset({"onboarding_page"})
-#: Seconds a webhook sender is asked to wait while the delivery store cannot be reached.
-STORE_RETRY_AFTER = 5
 
 
 # -- answers ------------------------------------------------------------------------------------
@@ -46,83 +45,21 @@ def json_error(status: int, code: str, message: str, **headers: str) -> Response
     return response
 
 
-def _stackone_failure(exc: errors.StackOneError) -> tuple[int, str, str, dict[str, str]]:
-    """StackOne failed: never its 401 passed through, never its text."""
-    log.warning("StackOne call failed: %s", exc)
-    ref = f" (StackOne request id {exc.request_id})" if exc.request_id else ""
-    if isinstance(exc, errors.NotFoundError):
-        return 404, "account_not_found", "no such account", {}
-    if isinstance(exc, errors.AuthenticationError):
-        return 502, "stackone_auth_failed", "StackOne refused this app's API key" + ref, {}
-    if isinstance(exc, errors.RateLimitedError):
-        retry = str(max(1, round(exc.retry_after or 1)))
-        return (
-            503, "stackone_rate_limited", "StackOne is rate limiting; try again shortly",
-            {"Retry-After": retry},
-        )  # fmt: skip
-    if isinstance(exc, errors.StackOneTimeout):
-        return 504, "stackone_timeout", "StackOne did not answer in time", {}
-    return 502, "stackone_unavailable", "StackOne could not complete the request" + ref, {}
-
-
-def _classify(exc: errors.FlaskStackOneError) -> tuple[int, str, str, dict[str, str]]:
-    """(status, code, message, headers) of a failure: the one mapping from error to answer."""
-    if isinstance(exc, errors.RequestRefused):
-        return exc.status, exc.code, exc.message, {}
-    if isinstance(exc, errors.LinkError):
-        return exc.status, exc.code, exc.title, {}
-    if isinstance(exc, errors.InvalidOptionError):
-        return 400, exc.code, str(exc), {}
-    if isinstance(exc, errors.SignatureVerificationError):
-        return 401, "invalid_signature", "signature verification failed", {}
-    if isinstance(exc, errors.InvalidPayloadError):
-        return 400, "invalid_payload", str(exc), {}
-    if isinstance(exc, errors.StaleEventError):
-        return 400, exc.code, str(exc), {}
-    if isinstance(exc, errors.ConfigurationError):
-        log.error("flask-stackone is not configured: %s", exc)
-        return 503, "not_configured", str(exc), {}
-    if isinstance(exc, errors.StackOneError):
-        return _stackone_failure(exc)
-    if isinstance(exc, errors.StoreUnavailable):
-        log.error("webhook delivery store unavailable, answering 503: %s", exc)
-        return (
-            503, "store_unavailable", "the delivery store cannot be reached; retry later",
-            {"Retry-After": str(STORE_RETRY_AFTER)},
-        )  # fmt: skip
-    if isinstance(exc, errors.ReceiverError):
-        return 500, "receiver_failed", str(exc), {}
-    raise exc
-
-
 def error_answer(exc: errors.FlaskStackOneError) -> Response:
-    """The blueprint's error handler: JSON for API routes, a page for the onboarding page."""
+    """The blueprint's error handler, from :func:`~flask_stackone.error_answers.answer_for`:
+    a page for the HTML endpoints, JSON for every other route.
+
+    :raises FlaskStackOneError: ``exc`` again when the table has no answer for it (a 500).
+    """
+    answer = answer_for(exc)
+    if answer is None:
+        raise exc
+    answer.log()
     if (request.endpoint or "").rpartition(".")[2] in HTML_ENDPOINTS:
-        return _error_page_for(exc)
-    status, code, message, headers = _classify(exc)
-    return json_error(status, code, message, **headers)
-
-
-def _error_page_for(exc: errors.FlaskStackOneError) -> Response:
-    if isinstance(exc, errors.LinkError):
-        return _error_page(exc.status, exc.title, exc.message)
-    if isinstance(exc, errors.RequestRefused) and exc.code == "wrong_owner":
-        return _error_page(exc.status, "You cannot use this link here", exc.message)
-    if isinstance(exc, errors.InvalidOptionError):
-        return _error_page(
-            400, "This connector is no longer offered", "Ask for a new link to connect an account."
+        return page(
+            "stackone/onboarding_error.html", answer.status, title=answer.title, message=answer.hint
         )
-    if isinstance(exc, errors.ConfigurationError):
-        log.error("onboarding link refused, flask-stackone is not configured: %s", exc)
-        return _error_page(503, "Linking is not available", "Please try again later.")
-    if isinstance(exc, errors.StackOneError):
-        log.warning("StackOne call failed for an onboarding link: %s", exc)
-        status = 504 if isinstance(exc, errors.StackOneTimeout) else 502
-        return _error_page(
-            status, "The connection service did not answer", "Please press Connect again shortly."
-        )
-    status, _code, message, _headers = _classify(exc)
-    return _error_page(status, "This request was refused", message)
+    return json_error(answer.status, answer.code, answer.message, **answer.headers)
 
 
 #: No page of the plugin may be shown in a frame: a click inside a frame posts as same-origin.
@@ -156,10 +93,6 @@ def page(template: str, status: int = 200, **context: Any) -> Response:
     return deny_framing(response)
 
 
-def _error_page(status: int, title: str, message: str) -> Response:
-    return page("stackone/onboarding_error.html", status, title=title, message=message)
-
-
 def session_answer(session: ConnectSession) -> Response:
     """The token route's answer: ``{token, expires_in, expires_at}``, never cached."""
     assert session.expires_at is not None
@@ -178,16 +111,15 @@ def session_answer(session: ConnectSession) -> Response:
 def require_header() -> None:
     """Refuse a browser request our glue script did not send."""
     if request.headers.get(REQUEST_HEADER) != "1":
-        raise errors.RequestRefused(
-            f"send the header {REQUEST_HEADER}: 1", code="missing_request_header", status=403
-        )
+        raise errors.MissingHeaderError(f"send the header {REQUEST_HEADER}: 1")
 
 
 def read_body(limit: int, what: str = "request body") -> bytes:
     """At most ``limit`` bytes of the raw body.
 
-    :raises RequestRefused: 413 when larger (by Content-Length or actual size: Werkzeug
-        would silently truncate), 400 when the body breaks off or its framing is invalid.
+    :raises BodyTooLargeError: when larger (by Content-Length or actual size: Werkzeug
+        would silently truncate).
+    :raises RequestRefused: the body breaks off or its framing is invalid.
     """
     environ = request.environ
     length = environ.get("CONTENT_LENGTH", "")
@@ -216,10 +148,8 @@ def read_body(limit: int, what: str = "request body") -> bytes:
     return body
 
 
-def _too_large(what: str, limit: int) -> errors.RequestRefused:
-    return errors.RequestRefused(
-        f"{what} is larger than {limit} bytes", code="too_large", status=413
-    )
+def _too_large(what: str, limit: int) -> errors.BodyTooLargeError:
+    return errors.BodyTooLargeError(f"{what} is larger than {limit} bytes")
 
 
 def _read_exactly(environ: dict[str, Any], size: int, what: str) -> bytes:
@@ -253,7 +183,7 @@ def _signed_in() -> tuple[StackOneState, Owner]:
     state = request_state()
     require_header()
     owner = linking.current_owner(state)
-    state.client  # noqa: B018 - raises ConfigurationError when no key is set
+    state.require_client()
     if owner is None:
         raise errors.NotSignedInError("sign in to link accounts")
     return state, owner
@@ -357,10 +287,7 @@ def onboarding_page(signed: str) -> Response:
     if request.method != "POST":
         return page("stackone/onboarding.html", grant=grant, action=action, provider_name=shown)
     if _cross_site():
-        log.warning("cross-site POST to an onboarding link refused")
-        return _error_page(
-            403, "Please use the button on this site", "Open the link from your email again."
-        )
+        raise errors.CrossSiteError("a POST to an onboarding link from another site")
     if state.settings.onboarding_mode == "hub":
         options = onboarding.grant_options(state, grant)
         token_url = url_for(".onboarding_session", signed=signed)
@@ -374,8 +301,7 @@ def onboarding_page(signed: str) -> Response:
         )
     session = onboarding.link_session(state, grant)
     if not session.auth_link_url:
-        log.error("StackOne's connect session answer has no auth_link_url")
-        return _error_page(502, "The connection service did not answer", "Please try again.")
+        raise errors.InvalidResponseError("StackOne's connect session answer has no auth_link_url")
     return redirect(session.auth_link_url, 303)  # type: ignore[return-value]
 
 
@@ -384,5 +310,5 @@ def onboarding_session(signed: str) -> Response:
     state = request_state()
     require_header()
     grant = onboarding.open_link(state, signed)
-    state.client  # noqa: B018 - raises ConfigurationError when no key is set
+    state.require_client()
     return session_answer(onboarding.link_session(state, grant))

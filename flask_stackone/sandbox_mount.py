@@ -31,10 +31,10 @@ from flask.helpers import get_debug_flag
 from werkzeug.routing import BuildError
 from werkzeug.wsgi import get_current_url
 
-from .config import Settings
 from .core.client import DEFAULT_API_URL, is_local_url, is_loopback
 from .core.errors import ConfigurationError
 from .core.settings_table import BY_KEY, SANDBOX_SETTINGS
+from .services.settings import Settings
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 from . import signals
 from .core.models import WebhookEvent
 from .core.webhooks import SIGNATURE_HEADER, build_event_body, compute_signature
-from .state import get_state
+from .services.state import get_state
 
 __all__ = ["make_event", "post_event", "record_events", "sign"]
 

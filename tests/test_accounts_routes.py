@@ -462,7 +462,8 @@ FUZZ_APP = build_app()
 
 
 def test_the_client_reads_connectors_meta_leniently(api, app: Flask):
-    from flask_stackone import InvalidResponseError, get_client
+    from flask_stackone import get_client
+    from flask_stackone.errors import InvalidResponseError
 
     api.get(
         f"{API}/connectors/meta",

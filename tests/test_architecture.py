@@ -119,19 +119,23 @@ def test_no_import_cycle_between_modules() -> None:
 
 
 def test_layers_import_downwards_only() -> None:
-    """core/ is the bottom; services/ never reach the Flask face; nothing of the plugin is
-    imported by core/, and the sandbox uses the plugin's core only."""
-    face = {"routes", "blueprint", "widget", "assets", "cli", "testing", "pytest_plugin"}
+    """core/ is the bottom; services/ import the core, each other and the public signals
+    only (never the Flask face); signals.py imports nothing of the package; the sandbox uses
+    the plugin's core only."""
+    below_the_face = {
+        "core": {"core", "__about__"},
+        "services": {"core", "services", "signals", "__about__"},
+        "signals": {"__about__"},
+        "sandbox": {"core", "sandbox", "__about__"},
+    }
     for module, imports in GRAPH.items():
         layer = module.split(".")[1] if "." in module else ""
+        allowed = below_the_face.get(layer)
+        if allowed is None:
+            continue
         for target in imports:
             inner = target.split(".")[1] if "." in target else ""
-            if layer == "core":
-                assert inner in ("core", "__about__"), f"{module} imports {target}"
-            if layer == "services":
-                assert inner not in face, f"{module} imports {target}"
-            if layer == "sandbox":
-                assert inner in ("core", "sandbox", "__about__"), f"{module} imports {target}"
+            assert inner in allowed, f"{module} imports {target}"
 
 
 def fresh_modules(code: str) -> list[str]:
@@ -260,3 +264,25 @@ def test_the_state_is_built_once_and_cannot_change(app: Flask) -> None:
         state.settings = state.settings  # type: ignore[misc]
     assert state.client is get_state(app).client
     assert app.config["STACKONE_TIMEOUT"] == state.settings.timeout
+
+
+def test_the_example_app_uses_public_names_only() -> None:
+    """The example app is what users copy: it imports the package's top level only."""
+    for path in (ROOT / "example_app").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "flask_stackone"
+            ):
+                assert node.module == "flask_stackone", f"{path.name} imports {node.module}"
+
+
+def test_one_way_to_make_a_blueprint_and_to_name_one() -> None:
+    import inspect
+
+    import flask_stackone
+    from flask_stackone import get_client, get_state, onboarding_link
+    from flask_stackone.testing import post_event
+
+    assert "StackOneBlueprint" not in flask_stackone.__all__
+    for function in (get_state, get_client, onboarding_link, post_event):
+        assert "blueprint" in inspect.signature(function).parameters, function.__name__

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer
 
 from flask_stackone import (
-    AuthenticationError,
     ConfigurationError,
     InvalidOptionError,
     Owner,
@@ -23,6 +22,7 @@ from flask_stackone import (
     make_blueprint,
     onboarding_link,
 )
+from flask_stackone.errors import AuthenticationError
 from flask_stackone.services import onboarding as auth_links_module
 
 from . import conftest as shared

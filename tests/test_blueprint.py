@@ -362,3 +362,27 @@ def test_require_owner_typo_is_refused_not_silently_off(tmp_path, value):
 
     with pytest.raises(errors.ConfigurationError):
         build_app(instance_path=str(tmp_path), STACKONE_ONBOARDING_REQUIRE_OWNER=value)
+
+
+def test_the_host_s_own_requests_run_no_hook_of_the_plugin():
+    """The checks run on the blueprint's own requests; the app-wide one runs on the first
+    request only and takes itself off."""
+    app = build_app()
+    CSRFProtect(app)  # after registration: found on the blueprint's own requests
+
+    @app.get("/")
+    def home():
+        return "home"
+
+    def plugin_hooks() -> list[str]:
+        hooks = [
+            *app.before_request_funcs.get(None, []),
+            *app.url_value_preprocessors.get(None, []),
+        ]
+        return [f.__qualname__ for f in hooks if f.__module__.startswith("flask_stackone")]
+
+    assert len(plugin_hooks()) == 1
+    client = app.test_client()
+    assert client.get("/").status_code == 200
+    assert plugin_hooks() == []
+    assert post_event(client, make_event("account.created")).status_code == 200  # exempt

@@ -280,6 +280,29 @@ def test_a_second_blueprint_instance_uses_its_own_key(api):
     assert base64.b64decode(auth.split()[1]).decode() == "sk_eu_other_key:"
 
 
+def test_each_blueprint_group_holds_the_same_module_level_commands() -> None:
+    from flask_stackone import cli, stackone_bp
+
+    eu = make_blueprint("stackone_eu", url_prefix="/eu", config_prefix="STACKONE_EU_")
+    assert stackone_bp.cli.commands == eu.cli.commands
+    assert stackone_bp.cli.commands["session"] is cli.session
+    assert stackone_bp.cli.commands["accounts"] is cli.accounts
+
+
+def test_commands_merged_into_the_app_group_use_the_default_blueprint(api):
+    from flask import Flask
+
+    from flask_stackone import stackone_bp
+
+    app = Flask(__name__)
+    app.config.update(STACKONE_API_KEY=API_KEY, STACKONE_WEBHOOK_SECRET=WEBHOOK_SECRET)
+    app.register_blueprint(stackone_bp, cli_group=None)
+    api.get(f"{API}/accounts/acc_1", json=account("acc_1"))
+    result = app.test_cli_runner().invoke(args=["accounts", "show", "acc_1"])
+    assert result.exit_code == 0, result.output
+    assert "acc_1" in result.output
+
+
 # -- trigger: a real signed POST to the app on a real port ------------------------------------
 
 

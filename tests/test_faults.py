@@ -126,13 +126,19 @@ def test_the_app_killed_mid_burst_delivers_every_event_after_restart(tmp_path):
 # -- StackOne misbehaving, over real HTTP ------------------------------------------------------
 
 ACCOUNT = {"id": "acc_1", "provider": "bamboohr", "status": "active", "origin_owner_id": "org_1"}
+#: The client's timeout against the StackOne that never answers ("slow").
 TIMEOUT = 0.3
+#: The client's timeout against every other mode: they answer at once, and this is long
+#: enough that a busy machine never turns their answer into a timeout.
+ANSWER_TIMEOUT = 10.0
 RETRY_WAIT = 0.5
 MAX_RETRIES = 2
 #: Generous bound after which a call counts as hung (a hang detector, not a timing check).
 HANG = 30.0
 #: (mode, method, path) -> requests the stubs received.
 HITS: Counter[tuple[str, str, str]] = Counter()
+#: Set when the tests are done: the "slow" StackOne answers no request before that.
+RELEASE_SLOW = threading.Event()
 
 
 STUB_MODES = ("429", "500", "502", "slow", "html", "empty", "wrong shape")
@@ -154,8 +160,8 @@ def stub_stackone(mode: str) -> Flask:
             return response
         if mode == "502":
             return Response("<html><h1>502 Bad Gateway</h1></html>", 502, mimetype="text/html")
-        if mode == "slow":
-            time.sleep(TIMEOUT * 4)
+        if mode == "slow":  # answers after the client gave up, however fast the machine
+            RELEASE_SLOW.wait(HANG)
             return jsonify(ACCOUNT)
         if mode == "html":
             return Response("<html>maintenance</html>", 200, mimetype="text/html")
@@ -206,8 +212,10 @@ def truncating_stackone() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def stackone() -> Iterator[dict[str, str]]:
     """One misbehaving StackOne per mode, on real 127.0.0.1 ports: mode -> base URL."""
+    RELEASE_SLOW.clear()
     with ExitStack() as stack:
         urls = {mode: stack.enter_context(serve(stub_stackone(mode))) for mode in STUB_MODES}
+        stack.callback(RELEASE_SLOW.set)  # first at the end: the slow stub's threads finish
         urls["truncated"] = stack.enter_context(truncating_stackone())
         urls["refused"] = f"http://127.0.0.1:{stack.enter_context(refused_port())}"
         yield urls
@@ -227,10 +235,10 @@ EXPECTED = {
 }
 
 
-def app_against(url: str) -> Flask:
+def app_against(stackone: dict[str, str], mode: str) -> Flask:
     return build_app(
-        STACKONE_API_URL=url,
-        STACKONE_TIMEOUT=TIMEOUT,
+        STACKONE_API_URL=stackone[mode],
+        STACKONE_TIMEOUT=TIMEOUT if mode == "slow" else ANSWER_TIMEOUT,
         STACKONE_MAX_RETRY_WAIT=RETRY_WAIT,
         STACKONE_MAX_RETRIES=MAX_RETRIES,
     )
@@ -275,7 +283,7 @@ def assert_bounded_retries(mode: str, waits: list[float]) -> None:
 def test_browser_routes_answer_the_documented_status_without_hanging(
     stackone, client_waits, mode, route
 ):
-    client = app_against(stackone[mode]).test_client()
+    client = app_against(stackone, mode).test_client()
     response = without_hanging(lambda: client.post(route, headers=HEADERS))
     assert (response.status_code, response.get_json()["error"]) == EXPECTED[mode]
     assert_bounded_retries(mode, client_waits)
@@ -298,7 +306,7 @@ def test_browser_routes_answer_the_documented_status_without_hanging(
 def test_cli_commands_fail_with_a_message_never_a_traceback_nor_a_hang(
     stackone, client_waits, mode, command
 ):
-    runner = app_against(stackone[mode]).test_cli_runner()
+    runner = app_against(stackone, mode).test_cli_runner()
     result = without_hanging(lambda: runner.invoke(args=["stackone", *command]))
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output and "StackOne" in result.output

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from flask_stackone import ConfigurationError, StoreUnavailable, account_created
+from flask_stackone import ConfigurationError, account_created
 from flask_stackone.core.webhooks import delivery_key
+from flask_stackone.errors import StoreUnavailable
 from flask_stackone.testing import make_event, post_event
 
 from .conftest import build_app, counting_app

@@ -23,9 +23,10 @@ from .live_server import serve
 
 #: Modules of the plugin the sandbox must never import (it uses the core only).
 PLUGIN_MODULES = (
-    "flask_stackone.config", "flask_stackone.state", "flask_stackone.routes",
+    "flask_stackone.config", "flask_stackone.routes",
     "flask_stackone.services", "flask_stackone.widget", "flask_stackone.blueprint",
-    "flask_stackone.assets", "flask_stackone.cli", "flask_stackone.signals",
+    "flask_stackone.widget.assets", "flask_stackone.cli", "flask_stackone.signals",
+    "flask_stackone.error_answers", "flask_stackone.errors",
     "flask_stackone.sandbox_mount", "flask_stackone.testing",
 )  # fmt: skip
 

@@ -14,12 +14,12 @@ from flask import Flask
 
 from flask_stackone import (
     ConfigurationError,
-    StoreUnavailable,
     account_created,
     get_state,
     make_blueprint,
 )
 from flask_stackone.core.stores import open_store
+from flask_stackone.errors import StoreUnavailable
 from flask_stackone.testing import make_event, post_event
 
 from .conftest import API_KEY, WEBHOOK_SECRET, counting_app

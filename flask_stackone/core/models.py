@@ -6,6 +6,7 @@ Parsing is lenient: unknown fields are kept in ``raw``, missing optional ones ar
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta, timezone
@@ -19,6 +20,8 @@ CATEGORIES = frozenset(
         "documents", "ticketing", "screening", "messaging", "accounting", "scheduling",
     }
 )  # fmt: skip
+#: A connector key or category: matched against the whole value (``fullmatch``).
+SLUG = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 
 
 def parse_datetime(value: Any) -> datetime | None:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from .client import check_api_url, is_local_url
 from .errors import ConfigurationError
+from .models import SLUG
 
 #: A parser: ``parse(value, name)`` returns the checked value.
 Parser = Callable[[Any, str], Any]
@@ -28,8 +29,6 @@ FLAG_ON = frozenset({"1", "true", "yes", "on"})
 FLAG_OFF = frozenset({"", "0", "false", "no", "off"})
 #: The largest number a setting takes (a larger whole number is no float).
 MAX_NUMBER = sys.float_info.max
-#: A connector key or category: matched against the whole value (``fullmatch``).
-SLUG = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 #: The longest brand or connector name shown on a page.
 MAX_NAME = 100
 #: A logo: an http(s) URL or a path on the app's own site (not ``//host``), no spaces or quotes.

@@ -199,7 +199,8 @@ def list_accounts() -> Response:
     return answer(found[(page - 1) * page_size : page * page_size])
 
 
-def _account(account_id: str) -> dict[str, Any]:
+def account_or_404(account_id: str) -> dict[str, Any]:
+    """The stored account. :raises SandboxError: 404, StackOne's "Account not found"."""
     account = sandbox().store.account(account_id)
     if account is None:
         raise SandboxError(404, "Account not found")
@@ -209,7 +210,7 @@ def _account(account_id: str) -> dict[str, Any]:
 def account(account_id: str) -> Response:
     """``GET | PATCH | DELETE /accounts/{id}``."""
     require_api_key()
-    found = _account(account_id)
+    found = account_or_404(account_id)
     if request.method == "PATCH":
         return answer(public(accounts.update(sandbox(), found, json_body())))
     if request.method == "DELETE":
@@ -220,7 +221,7 @@ def account(account_id: str) -> Response:
 def account_meta(account_id: str) -> Response:
     """``GET /accounts/{id}/meta``: the account's connector, category and data models."""
     require_api_key()
-    connector = BY_KEY[_account(account_id)["provider"]]
+    connector = BY_KEY[account_or_404(account_id)["provider"]]
     category = connector.categories[0]
     return answer({"provider": connector.key, "category": category, "models": models_of(category)})
 

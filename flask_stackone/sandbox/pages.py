@@ -15,7 +15,14 @@ from werkzeug.wrappers import Response as BaseResponse
 from ..core.models import format_datetime
 from . import accounts, assets
 from .accounts import STATUSES, SandboxError
-from .api import answer, create_attempt, offered_connector, sandbox, session_attempt
+from .api import (
+    account_or_404,
+    answer,
+    create_attempt,
+    offered_connector,
+    sandbox,
+    session_attempt,
+)
 from .connectors import BY_KEY, Connector, logo_svg, offered
 
 #: Query and form keys of the popup that are not credentials.
@@ -245,9 +252,7 @@ def set_account_status(account_id: str) -> BaseResponse:
     """Dashboard: set an account's status as if the provider changed it."""
     _refuse_cross_site()
     box = sandbox()
-    account = box.store.account(account_id)
-    if account is None:
-        raise SandboxError(404, "Account not found")
+    account = account_or_404(account_id)
     status = request.form.get("status", "")
     if status not in STATUSES:
         raise SandboxError(400, f"status must be one of {', '.join(STATUSES)}")
@@ -259,9 +264,7 @@ def delete_account(account_id: str) -> BaseResponse:
     """Dashboard: delete an account (``account.deleted``)."""
     _refuse_cross_site()
     box = sandbox()
-    account = box.store.account(account_id)
-    if account is None:
-        raise SandboxError(404, "Account not found")
+    account = account_or_404(account_id)
     accounts.delete(box, account)
     return _back()
 

@@ -120,10 +120,6 @@ class SandboxStore:
             db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
             return value
 
-    def set_meta(self, key: str, value: str) -> None:
-        with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
-
     # -- connect sessions ------------------------------------------------------------------
 
     def add_session(self, data: dict[str, Any], expires_at: float) -> dict[str, Any]:

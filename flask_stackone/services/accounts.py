@@ -7,18 +7,15 @@ import itertools
 import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app
-
-from .. import signals
 from ..core.client import is_local_url
-from ..core.errors import ReceiverError
-from ..core.models import Account, AccountEvent, ConnectorMeta, Owner, format_datetime
-from ..state import StackOneState
+from ..core.models import Account, ConnectorMeta, Owner, format_datetime
+from .account_events import send_account_event
 from .linking import check_options, owned_account
+from .state import StackOneState
 
 log = logging.getLogger("flask_stackone")
 
@@ -172,24 +169,7 @@ def disconnect(state: StackOneState, owner: Owner, account_id: str) -> Account:
     account = owned_account(state, owner, account_id)
     deleted = state.client.delete_account(account.id)
     log.info("owner %s disconnected account %s (%s)", owner.id, account.id, account.provider)
-    event = AccountEvent(
-        type="account.deleted",
-        account_id=account.id,
-        provider=account.provider or deleted.provider,
-        owner_id=account.origin_owner_id,
-        owner_name=account.origin_owner_name,
-        username=account.origin_username,
-        event_date=datetime.now(timezone.utc),
-        source=SOURCE,
-        raw=account.raw,
+    send_account_event(
+        account, "account.deleted", SOURCE, done="disconnected", provider=deleted.provider
     )
-    try:
-        signals.send(
-            signals.account_deleted,
-            current_app._get_current_object(),  # type: ignore[attr-defined]
-            event,
-        )
-    except Exception as exc:
-        log.exception("account.deleted receiver failed for account %s (source app)", account.id)
-        raise ReceiverError("the account is disconnected but could not be recorded") from exc
     return account

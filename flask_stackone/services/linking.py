@@ -5,23 +5,28 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any, TypedDict
 
 from flask import current_app
 
 from .. import signals
-from ..config import Settings
 from ..core.errors import (
     ConfigurationError,
     ForeignAccountError,
     InvalidOptionError,
-    NotSignedInError,
-    ReceiverError,
 )
-from ..core.models import CATEGORIES, Account, AccountEvent, ConnectSession, Owner, SessionCreated
-from ..core.setting_parsers import SLUG
-from ..state import StackOneState
+from ..core.models import (
+    CATEGORIES,
+    SLUG,
+    Account,
+    ConnectSession,
+    Owner,
+    SessionCreated,
+)
+from .account_events import send_account_event
+from .settings import Settings
+from .state import StackOneState
 
 log = logging.getLogger("flask_stackone")
 
@@ -66,14 +71,6 @@ def current_owner(state: StackOneState) -> Owner | None:
     return owner
 
 
-def require_owner(state: StackOneState) -> Owner:
-    """The signed-in customer. :raises NotSignedInError: nobody is signed in."""
-    owner = current_owner(state)
-    if owner is None:
-        raise NotSignedInError("sign in to link accounts")
-    return owner
-
-
 def check_options(settings: Settings, data: dict[str, Any]) -> LinkOptions:
     """Validate ``provider``, ``categories``, ``account_id`` and ``multiple`` (the allow-lists
     for the first two).
@@ -83,33 +80,40 @@ def check_options(settings: Settings, data: dict[str, Any]) -> LinkOptions:
     provider = data.get("provider")
     if provider is not None:
         if not isinstance(provider, str) or not SLUG.fullmatch(provider):
-            raise InvalidOptionError("invalid_provider", "provider must be a connector key")
+            raise InvalidOptionError("provider must be a connector key", code="invalid_provider")
         if settings.providers is not None and provider not in settings.providers:
             raise InvalidOptionError(
-                "provider_not_allowed", f"provider {provider!r} is not offered"
+                f"provider {provider!r} is not offered", code="provider_not_allowed"
             )
     categories = data.get("categories")
     if categories is not None:
         if isinstance(categories, str):
             categories = [categories]
         if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
-            raise InvalidOptionError("invalid_category", "categories must be a list of strings")
+            raise InvalidOptionError(
+                "categories must be a list of strings", code="invalid_category"
+            )
         allowed = settings.categories if settings.categories is not None else CATEGORIES
         bad = [c for c in categories if c not in allowed]
         if bad:
-            raise InvalidOptionError("invalid_category", f"category not offered: {bad[0][:64]!r}")
+            raise InvalidOptionError(
+                f"category not offered: {bad[0][:64]!r}", code="invalid_category"
+            )
         categories = sorted(set(categories))
     if not categories and settings.categories is not None:  # [] must not widen the allow-list
         categories = sorted(settings.categories)
     account_id = data.get("account_id")
     if account_id is not None and not is_account_id(account_id):
-        raise InvalidOptionError("invalid_account_id", "account_id must be a StackOne account id")
+        raise InvalidOptionError(
+            "account_id must be a StackOne account id", code="invalid_account_id"
+        )
     multiple = data.get("multiple")
     if multiple is not None and not isinstance(multiple, bool):
-        raise InvalidOptionError("invalid_multiple", "multiple must be true or false")
+        raise InvalidOptionError("multiple must be true or false", code="invalid_multiple")
     if multiple and account_id is not None:
         raise InvalidOptionError(
-            "invalid_multiple", "multiple adds an account; account_id re-connects one: not both"
+            "multiple adds an account; account_id re-connects one: not both",
+            code="invalid_multiple",
         )
     return {
         "provider": provider,
@@ -128,7 +132,7 @@ def owned_account(state: StackOneState, owner: Owner, account_id: str) -> Accoun
     :raises StackOneError: StackOne failed.
     """
     if not is_account_id(account_id):
-        raise InvalidOptionError("invalid_account_id", "not a StackOne account id")
+        raise InvalidOptionError("not a StackOne account id", code="invalid_account_id")
     account = state.client.get_account(account_id)
     if account.origin_owner_id != owner.id:
         log.warning("owner %s asked for account %s of another owner", owner.id, account_id)
@@ -201,21 +205,6 @@ def confirm_account(
     """
     account = owned_account(state, owner, account_id)
     updated = reconnect or was_relinked(account)
-    event = AccountEvent(
-        type="account.updated" if updated else "account.created",
-        account_id=account.id,
-        provider=account.provider,
-        owner_id=account.origin_owner_id,
-        owner_name=account.origin_owner_name,
-        username=account.origin_username,
-        event_date=datetime.now(timezone.utc),
-        source="hub",
-        raw=account.raw,
-    )
-    signal = signals.account_updated if updated else signals.account_created
-    try:
-        signals.send(signal, current_app._get_current_object(), event)  # type: ignore[attr-defined]
-    except Exception as exc:
-        log.exception("%s receiver failed for account %s (source hub)", event.type, account.id)
-        raise ReceiverError("the account is linked but could not be recorded") from exc
+    event_type = "account.updated" if updated else "account.created"
+    send_account_event(account, event_type, "hub", done="linked")
     return account

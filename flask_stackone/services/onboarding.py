@@ -29,8 +29,8 @@ from ..core import errors
 from ..core.client import is_loopback
 from ..core.errors import LinkError, LinkExpired, LinkRevoked
 from ..core.models import ConnectSession, Owner
-from ..state import StackOneState, get_state
 from .linking import LinkOptions, check_options, create_session, current_owner
+from .state import StackOneState, get_state
 
 log = logging.getLogger("flask_stackone")
 
@@ -93,13 +93,13 @@ def _lifetime(value: int | timedelta | None, default: int, limit: int, setting: 
         value = int(value.total_seconds())
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise errors.InvalidOptionError(
-            "invalid_expires_in",
             f"the lifetime must be a positive number of seconds, got {value!r}",
+            code="invalid_expires_in",
         )
     if value > limit:
         raise errors.InvalidOptionError(
-            "invalid_expires_in",
             f"the lifetime must be at most {limit} seconds ({limit // 86400} days), got {value}",
+            code="invalid_expires_in",
         )
     return value
 
@@ -135,7 +135,7 @@ def _prepare(
 ) -> tuple[StackOneState, int, LinkOptions]:
     """What both kinds of link start with: the state, the checked lifetime (``value`` or
     the ``setting``'s value) and the checked options."""
-    state = get_state(name=blueprint)
+    state = get_state(blueprint=blueprint)
     settings = state.settings
     lifetime = _lifetime(value, getattr(settings, setting), limit, settings.name(setting))
     _owner(owner)
@@ -306,7 +306,7 @@ def onboarding_link(
         link_id = secrets.token_urlsafe(12)
     elif not isinstance(link_id, str) or not LINK_ID.fullmatch(link_id):
         raise errors.InvalidOptionError(
-            "invalid_link_id", "link_id must be 1 to 64 letters, digits, '_' or '-'"
+            "link_id must be 1 to 64 letters, digits, '_' or '-'", code="invalid_link_id"
         )
     now = int(_now())
     payload: dict[str, Any] = {
@@ -334,20 +334,20 @@ def read_onboarding_link(state: StackOneState, signed: str) -> OnboardingGrant:
     :raises LinkExpired: past its expiry (410).
     """
     if len(signed) > MAX_SIGNED_LENGTH:
-        raise LinkError()
+        raise LinkError("the link is longer than any signed link")
     try:
         data = _serializer(state).loads(signed)
     except BadData:
-        raise LinkError() from None
+        raise LinkError("the link's signature does not match") from None
     if not isinstance(data, dict) or data.get("v") != PAYLOAD_VERSION:
-        raise LinkError()
+        raise LinkError("the link's payload is not one this version signs")
     expires, username = data.get("e"), data.get("u")
     provider, categories = data.get("p"), data.get("c", [])
     link_id, issued = data.get("i"), data.get("t")
     try:
         owner = Owner(data.get("o"), data.get("n"), username)  # type: ignore[arg-type]
     except ValueError:
-        raise LinkError() from None
+        raise LinkError("the link names no valid owner") from None
     if (
         isinstance(expires, bool)
         or not isinstance(expires, int)
@@ -357,12 +357,12 @@ def read_onboarding_link(state: StackOneState, signed: str) -> OnboardingGrant:
         or not (link_id is None or (isinstance(link_id, str) and LINK_ID.fullmatch(link_id)))
         or not (issued is None or (isinstance(issued, int) and not isinstance(issued, bool)))
     ):
-        raise LinkError()
+        raise LinkError("the link's payload is malformed")
     now = _now()
     if expires > now + MAX_ONBOARDING_AGE + 86400:  # never signed so far ahead (a day of skew)
-        raise LinkError()
+        raise LinkError("the link claims an expiry further ahead than any link is signed for")
     if now >= expires:
-        raise LinkExpired()
+        raise LinkExpired(f"the link expired {int(now - expires)} seconds ago")
     return OnboardingGrant(
         owner=owner,
         provider=provider,
@@ -376,21 +376,20 @@ def read_onboarding_link(state: StackOneState, signed: str) -> OnboardingGrant:
 def check_link_owner(state: StackOneState, grant: OnboardingGrant) -> None:
     """With ``STACKONE_ONBOARDING_REQUIRE_OWNER``, only the link's owner may use it.
 
-    :raises RequestRefused: 401 nobody signed in, 403 another owner.
+    :raises WrongOwnerError: nobody, or another owner, is signed in.
     """
     if not state.settings.onboarding_require_owner:
         return
     owner = current_owner(state)
     if owner is None:
-        raise errors.NotSignedInError(
-            "Sign in to your account, then open this link again.", code="wrong_owner"
+        raise errors.WrongOwnerError(
+            f"the link is for owner {grant.owner.id}; nobody is signed in", signed_in=False
         )
     if owner.id != grant.owner.id:
         log.warning("onboarding link for owner %s opened by another owner", grant.owner.id)
-        raise errors.RequestRefused(
-            "This link was sent to another organisation. Sign in with that account.",
-            code="wrong_owner",
-            status=403,
+        raise errors.WrongOwnerError(
+            f"the link is for owner {grant.owner.id}; owner {owner.id} is signed in",
+            signed_in=True,
         )
 
 
@@ -402,7 +401,7 @@ def check_link_still_valid(state: StackOneState, grant: OnboardingGrant) -> None
         return
     if not current_app.ensure_sync(check)(grant):
         log.info("onboarding link %s of owner %s refused: withdrawn", grant.link_id, grant.owner.id)
-        raise LinkRevoked()
+        raise LinkRevoked(f"{state.settings.name('onboarding_link_check')} refused the link")
 
 
 def open_link(state: StackOneState, signed: str) -> OnboardingGrant:
@@ -410,7 +409,7 @@ def open_link(state: StackOneState, signed: str) -> OnboardingGrant:
     and (when required) the signed-in owner.
 
     :raises LinkError: the link is invalid, expired or withdrawn.
-    :raises RequestRefused: wrong owner.
+    :raises WrongOwnerError: the link is another owner's.
     """
     grant = read_onboarding_link(state, signed)
     check_link_still_valid(state, grant)

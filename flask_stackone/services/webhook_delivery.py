@@ -19,7 +19,7 @@ from ..core.errors import (
     StoreUnavailable,
 )
 from ..core.webhooks import check_event_time, parse_event, verify_signature
-from ..state import StackOneState
+from .state import StackOneState
 
 log = logging.getLogger("flask_stackone")
 

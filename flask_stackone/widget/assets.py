@@ -19,7 +19,7 @@ from flask import Response, request, url_for
 
 from ..core.cache import Asset, FileCache
 from ..core.hub_script import INSTALL_COMMAND, PACKAGE, installed_script
-from ..state import request_state
+from ..services.state import request_state
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 #: Where our own static files live in the package.

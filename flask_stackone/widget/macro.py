@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from ..core.client import DEFAULT_API_URL
 from ..core.hub_script import HUB_VERSION, INSTALL_COMMAND, PACKAGE, script_source
-from ..state import StackOneState
+from ..services.state import StackOneState
 from . import options as check
 from .assets import glue_url, hub_script_url
 

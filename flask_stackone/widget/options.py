@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import current_app, g
 
-from ..state import EXTENSION_KEY, StackOneState
+from ..services.state import EXTENSION_KEY, StackOneState
 
 #: A CSS length, matched against the whole value (``fullmatch``).
 HEIGHT = re.compile(r"[0-9]{1,5}(\.[0-9]{1,3})?(px|em|rem|vh|%)")

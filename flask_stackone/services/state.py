@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, request
 
-from .config import Settings
-from .core.cache import TimedValue
-from .core.errors import ConfigurationError, NotRegisteredError
-from .core.stores import DeliveryStore
+from ..core.cache import TimedValue
+from ..core.errors import ConfigurationError, NotRegisteredError
+from ..core.stores import DeliveryStore
+from .settings import Settings
 
 if TYPE_CHECKING:
-    from .core.client import StackOneClient
-    from .core.models import ConnectorMeta, Owner
+    from ..core.client import StackOneClient
+    from ..core.models import ConnectorMeta, Owner
 
 #: Where an app keeps its blueprints' states in ``app.extensions``: a dict by blueprint name
 #: (a mounted sandbox is under ``SANDBOX_EXTENSION_KEY``).
@@ -65,6 +65,14 @@ class StackOneState:
     @property
     def client(self) -> StackOneClient:
         """The app's pooled client. :raises ConfigurationError: no API key is set."""
+        return self.require_client()
+
+    def require_client(self) -> StackOneClient:
+        """The app's pooled client; called first by the routes that will need StackOne, so
+        they refuse before doing anything else.
+
+        :raises ConfigurationError: no API key is set (the message names the setting).
+        """
         if self.api_client is None:
             raise ConfigurationError(
                 f"{self.settings.name('api_key')} is not set: flask-stackone cannot call StackOne"
@@ -78,32 +86,35 @@ class StackOneState:
         return url_for(f"{self.name}.{endpoint}", **values)
 
 
-def get_state(app: Flask | None = None, name: str = "stackone") -> StackOneState:
-    """The state of blueprint ``name`` on ``app`` (default: the current app).
+def get_state(app: Flask | None = None, blueprint: str = "stackone") -> StackOneState:
+    """The state of blueprint ``blueprint`` on ``app`` (default: the current app).
 
-    ``name`` is the registered name (``"parent.stackone"`` when nested); the blueprint's
-    own name also finds it when it is registered once on the app.
+    ``blueprint`` is the registered name (``"parent.stackone"`` when nested); the
+    blueprint's own name also finds it when it is registered once on the app.
 
     :raises NotRegisteredError: the blueprint is not registered on that app.
     """
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     states: dict[str, StackOneState] = app.extensions.get(EXTENSION_KEY, {})
-    if name in states:
-        return states[name]
-    found = [state for state in states.values() if state.blueprint_name == name]
+    if blueprint in states:
+        return states[blueprint]
+    found = [state for state in states.values() if state.blueprint_name == blueprint]
     if len(found) == 1:
         return found[0]
     raise NotRegisteredError(
-        f"flask-stackone blueprint {name!r} is not registered on this app: "
+        f"flask-stackone blueprint {blueprint!r} is not registered on this app: "
         "call app.register_blueprint(stackone_bp)"
     )
 
 
 def request_state() -> StackOneState:
     """The state of the blueprint serving the current request."""
-    return get_state(name=request.blueprint or "stackone")
+    return get_state(blueprint=request.blueprint or "stackone")
 
 
-def get_client(app: Flask | None = None, name: str = "stackone") -> StackOneClient:
-    """The pooled :class:`StackOneClient` of blueprint ``name`` on ``app``."""
-    return get_state(app, name).client
+def get_client(app: Flask | None = None, blueprint: str = "stackone") -> StackOneClient:
+    """The pooled :class:`StackOneClient` of blueprint ``blueprint`` on ``app``.
+
+    :raises ConfigurationError: no API key is set, or the blueprint is not registered.
+    """
+    return get_state(app, blueprint).client
