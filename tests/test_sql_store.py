@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from flask_stackone import ConfigurationError, StoreUnavailable, account_created, get_state
+from flask_stackone import ConfigurationError, account_created, get_state
+from flask_stackone.errors import StoreUnavailable
 from flask_stackone.testing import make_event, post_event
 
 from .conftest import build_app, counting_app
