@@ -48,6 +48,14 @@ request context; the webhook route adds the event's typing, the signals and the 
 and done mark. The stores run on their drivers' public API: redis-py's commands, pool and
 registered scripts; SQLAlchemy Core statements through the engine (pre-ping on an engine the
 store builds). What is left for Redis and PostgreSQL is a second round trip per delivery.
+
+**Hand-written fast paths, weighed and removed.** Each had to be worth more than 5% of the
+webhook route's throughput to stay. Reading the body straight from the server's input instead
+of Werkzeug's request stream: 251 against 254 µs of CPU per WSGI call of the whole route (median
+of 8 interleaved rounds of 2,000 calls, in process), about 1%: the body is read through
+Werkzeug. The Redis store's own command layer and the SQL store's statements compiled by hand
+on driver cursors: replaced by redis-py's client and SQLAlchemy's engine; their cost is in the
+ratios above, and they are what makes a stale pool, a busy pool or a lost reply harmless.
 """
 
 EVENTS = 20_000

@@ -115,28 +115,21 @@ def require_header() -> None:
 
 
 def read_body(limit: int, what: str = "request body") -> bytes:
-    """At most ``limit`` bytes of the raw body.
+    """At most ``limit`` bytes of the raw body, read through Werkzeug's request stream.
 
-    :raises BodyTooLargeError: when larger (by Content-Length or actual size: Werkzeug
-        would silently truncate).
+    The limit holds from ``Content-Length`` and, whatever the framing, by reading at most
+    ``limit + 1`` bytes: Werkzeug alone would read a chunked body of any size.
+
+    :raises BodyTooLargeError: when larger (by Content-Length or actual size).
     :raises RequestRefused: the body breaks off or its framing is invalid.
     """
-    environ = request.environ
-    length = environ.get("CONTENT_LENGTH", "")
-    if length.isascii() and length.isdigit() and "HTTP_TRANSFER_ENCODING" not in environ:
-        # The common case, read the fast way: exactly Content-Length bytes straight from the
-        # server's input, as PEP 3333 allows (Werkzeug's stream costs more than the rest).
-        size = int(length)
-        if size > limit:
-            raise _too_large(what, limit)
-        app_limit = request.max_content_length
-        if app_limit is None or size <= app_limit:
-            return _read_exactly(environ, size, what)
     if (request.content_length or 0) > limit:
         raise _too_large(what, limit)
+    body = bytearray()
     try:
-        body = request.stream.read(limit + 1)
-    except RequestEntityTooLarge:
+        while len(body) <= limit and (chunk := request.stream.read(limit + 1 - len(body))):
+            body += chunk
+    except RequestEntityTooLarge:  # the app's own MAX_CONTENT_LENGTH is lower
         raise _too_large(what, limit) from None
     except Exception as exc:  # each server has its own: OSError, ClientDisconnected, gunicorn's
         log.info("unreadable %s: %s", what, type(exc).__name__)
@@ -145,23 +138,11 @@ def read_body(limit: int, what: str = "request body") -> bytes:
         ) from None
     if len(body) > limit:
         raise _too_large(what, limit)
-    return body
+    return bytes(body)
 
 
 def _too_large(what: str, limit: int) -> errors.BodyTooLargeError:
     return errors.BodyTooLargeError(f"{what} is larger than {limit} bytes")
-
-
-def _read_exactly(environ: dict[str, Any], size: int, what: str) -> bytes:
-    """``size`` bytes of the server's input. :raises RequestRefused: 400 when fewer come."""
-    try:
-        body = environ["wsgi.input"].read(size) if size else b""
-    except Exception as exc:  # each server has its own: OSError, ClientDisconnected, gunicorn's
-        log.info("unreadable %s: %s", what, type(exc).__name__)
-        body = b""
-    if len(body) != size:
-        raise errors.RequestRefused(f"{what} is incomplete or malformed", code="invalid_body")
-    return bytes(body)
 
 
 def read_options() -> dict[str, Any]:
