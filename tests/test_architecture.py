@@ -118,6 +118,44 @@ def test_no_import_cycle_between_modules() -> None:
     assert find_cycle(GRAPH) is None
 
 
+def private_names_used(module: str, source: str | None = None) -> list[str]:
+    """``_name`` of another package module that ``module`` (or ``source``, read as if it
+    were ``module``) imports or reads off it."""
+    tree = ast.parse(source if source is not None else MODULES[module].read_text("utf-8"))
+    modules_bound: dict[str, str] = {}  # a local name -> the package module it is
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            targets = _resolve(module, node)
+            source_module = targets[0] if targets and targets[0] != module else None
+            for alias in node.names:
+                submodule = next((t for t in targets if t.endswith("." + alias.name)), None)
+                if submodule:
+                    modules_bound[alias.asname or alias.name] = submodule
+                elif source_module and alias.name.startswith("_") and alias.name[1] != "_":
+                    found.append(f"{source_module}.{alias.name}")
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules_bound
+            and node.attr.startswith("_")
+            and node.attr[1:2] != "_"
+        ):
+            found.append(f"{modules_bound[node.value.id]}.{node.attr}")
+    return found
+
+
+def test_no_module_uses_another_modules_private_names() -> None:
+    used = {m: names for m in MODULES if (names := private_names_used(m))}
+    assert used == {}, "make the name public, or move the code that needs it"
+    sample = "from .routes import _classify\nfrom . import config\nconfig._read()\n"
+    assert private_names_used("flask_stackone.cli", sample) == [
+        "flask_stackone.routes._classify",
+        "flask_stackone.config._read",
+    ]
+
+
 def test_layers_import_downwards_only() -> None:
     """core/ is the bottom; services/ import the core, each other and the public signals
     only (never the Flask face); signals.py imports nothing of the package; the sandbox uses
