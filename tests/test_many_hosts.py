@@ -248,4 +248,6 @@ def test_two_threaded_hosts_run_each_event_once_through_store_faults(
     keys = {delivery_key(body) for body in events}
     assert set(counted) == keys, "nothing lost"
     assert set(counted.values()) == {1}, f"nothing ran twice ({sum(counted.values())} runs)"
-    assert set(refused) <= {409, 503}, f"only 'retry later' answers: {refused}"
+    # 503 and 409 say "retry later"; 0 is no answer at all (a kept-alive connection the
+    # threaded worker closed as it was reused), which StackOne retries alike. Never a 500.
+    assert set(refused) <= {0, 409, 503}, f"only 'retry later' answers: {refused}"
