@@ -123,11 +123,14 @@ def read_body(limit: int, what: str = "request body") -> bytes:
     :raises BodyTooLargeError: when larger (by Content-Length or actual size).
     :raises RequestRefused: the body breaks off or its framing is invalid.
     """
-    if (request.content_length or 0) > limit:
+    length = request.content_length
+    if (length or 0) > limit:
         raise _too_large(what, limit)
-    body = bytearray()
+    wanted = limit + 1 if length is None else length  # chunked: until it ends or is too large
     try:
-        while len(body) <= limit and (chunk := request.stream.read(limit + 1 - len(body))):
+        stream = request.stream
+        body = stream.read(wanted)
+        while len(body) < wanted and (chunk := stream.read(wanted - len(body))):
             body += chunk
     except RequestEntityTooLarge:  # the app's own MAX_CONTENT_LENGTH is lower
         raise _too_large(what, limit) from None
