@@ -25,13 +25,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import (
     JSON,
+    CursorResult,
     DateTime,
     Engine,
     String,
@@ -311,11 +312,19 @@ class LinkedAccounts(Generic[M]):
                 statement = statement.on_conflict_do_update(
                     index_elements=[table.c.account_id], set_=assignments, where=when(new)
                 )
-                written: bool = session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+                written = self._wrote(session, statement)
             else:
                 written = self._update_or_insert(session, values, changes, when, computed or {})
             session.commit()
         return written
+
+    def _wrote(self, session: Session, statement: Any) -> bool:
+        """Run an INSERT or UPDATE; ``True`` when it wrote a row. Asks with ``RETURNING``
+        where the database has it (some drivers report no row count for an upsert)."""
+        dialect = session.get_bind(self.model).dialect
+        if dialect.update_returning and dialect.insert_returning:
+            return session.execute(statement.returning(self.table.c.id)).first() is not None
+        return bool(cast("CursorResult[Any]", session.execute(statement)).rowcount)
 
     def _update_or_insert(
         self,
@@ -336,7 +345,7 @@ class LinkedAccounts(Generic[M]):
             .where(table.c.account_id == values["account_id"], when(new))
             .values(assignments)
         )
-        if session.execute(update).rowcount:  # type: ignore[attr-defined]
+        if self._wrote(session, update):
             return True
         present = select(table.c.id).where(table.c.account_id == values["account_id"])
         if session.execute(present).first() is not None:
@@ -345,7 +354,7 @@ class LinkedAccounts(Generic[M]):
             with session.begin_nested():
                 session.execute(insert(table).values(values))
         except IntegrityError:
-            return bool(session.execute(update).rowcount)  # type: ignore[attr-defined]
+            return self._wrote(session, update)
         return True
 
     # -- reads ---------------------------------------------------------------------------
@@ -421,7 +430,7 @@ class LinkedAccounts(Generic[M]):
             .values(deleted_at=now())
         )
         with self._session() as session:
-            written = bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+            written = self._wrote(session, statement)
             session.commit()
         return written
 

@@ -309,3 +309,102 @@ def test_sync_result_prints_its_counts() -> None:
 def test_the_model_must_use_the_mixin() -> None:
     with pytest.raises(TypeError, match="LinkedAccountMixin"):
         LinkedAccounts(object, None)  # type: ignore[type-var]
+
+
+# -- sync against the sandbox ------------------------------------------------------------------
+
+
+def seed(app: Flask, count: int, owner: str, start: int = 0) -> list[str]:
+    """``count`` accounts of ``owner`` straight into the sandbox (no webhook is sent)."""
+    from flask_stackone.sandbox import get_sandbox
+
+    sandbox = get_sandbox(app)
+    ids = []
+    for n in range(start, start + count):
+        sandbox.store.save_account(
+            account(f"sbx_{owner}_{n:03d}", origin_owner_id=owner, created_at=when(n))
+        )
+        ids.append(f"sbx_{owner}_{n:03d}")
+    return ids
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sandboxed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Flask, Any]]:
+    """A host app on the in-process sandbox, with a store on each database."""
+    from flask_stackone.sandbox import stop_deliveries
+
+    from .test_sandbox import sandbox_app
+
+    app = sandbox_app(tmp_path)
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'sync.db'}"
+    else:
+        url = request.getfixturevalue("shared_postgres").url
+    linked, engine = sessionmaker_store(url)
+    linked.init_app(app)
+    yield app, linked
+    stop_deliveries(app)
+    engine.dispose()
+
+
+def test_sync_reads_every_page_and_brings_the_table_in_line(sandboxed) -> None:
+    from flask_stackone.sandbox import get_sandbox
+
+    app, linked = sandboxed
+    acme = seed(app, 60, "org_1")  # three pages of 25
+    globex = seed(app, 5, "org_2")
+    with app.app_context():
+        assert linked.sync() == SyncResult(added=65)
+        assert len(linked.for_owner("org_1")) == 60
+        assert linked.sync() == SyncResult(unchanged=65)
+
+        store = get_sandbox(app).store
+        store.save_account({**store.account(acme[0]), "status": "error"})
+        store.save_account({**store.account(acme[59]), "label": "Payroll"})
+        store.delete_account(acme[1])
+        store.delete_account(acme[30])
+        seed(app, 2, "org_1", start=100)
+        assert linked.sync() == SyncResult(added=2, updated=2, deleted=2, unchanged=61)
+        assert linked.get(acme[0]).status == "error"
+        assert linked.get(acme[59]).label == "Payroll"
+        assert linked.get(acme[1]).is_deleted and linked.get(acme[30]).is_deleted
+        assert linked.sync() == SyncResult(unchanged=65)  # tombstones are left alone
+
+        store.delete_account(globex[0])
+        assert linked.sync(owner_id="org_2") == SyncResult(deleted=1, unchanged=4)
+        assert linked.sync(owner_id="org_2") == SyncResult(unchanged=4)
+        assert len(linked.for_owner("org_1")) == 60
+        assert len(linked.for_owner("org_2")) == 4
+
+
+def test_sync_leaves_alone_a_row_an_event_wrote_after_it_started(sandboxed) -> None:
+    from flask_stackone.core.models import Account
+
+    app, linked = sandboxed
+    with app.app_context():
+        # a webhook stored this account just now, dated later than the sync's start
+        future = datetime.now(timezone.utc) + timedelta(minutes=5)
+        linked.store(Account.from_api(account("acc_new")), at=future)
+        assert linked.sync() == SyncResult(unchanged=1)
+        assert not linked.get("acc_new").is_deleted
+
+
+def test_the_sync_command_prints_the_counts(sandboxed) -> None:
+    app, _ = sandboxed
+    seed(app, 3, "org_1")
+    seed(app, 2, "org_2")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["stackone", "accounts", "sync", "--owner", "org_2"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "Linked accounts synced: added 2, updated 0, deleted 0, unchanged 0.\n"
+    result = runner.invoke(args=["stackone", "accounts", "sync"])
+    assert "added 3, updated 0, deleted 0, unchanged 2" in result.output
+
+
+def test_the_sync_command_without_a_store_says_so() -> None:
+    from flask_stackone.sqla import sync_command
+
+    app = build_app()
+    result = app.test_cli_runner().invoke(sync_command)
+    assert result.exit_code == 1
+    assert "no linked-accounts store is set up on this app" in result.output
