@@ -135,7 +135,11 @@ def stackone_answers(mock: responses.RequestsMock) -> None:
         return 201, {}, json.dumps(answer)
 
     def account(request: Any) -> tuple[int, dict[str, str], str]:
-        return 200, {}, json.dumps(fake_account(request.url.rsplit("/", 1)[-1]))
+        account_id = request.url.rsplit("/", 1)[-1]
+        if account_id.startswith("deleted_"):  # an account disconnected since
+            gone = {"statusCode": 404, "message": "Account not found", "timestamp": "2025-05-01"}
+            return 404, {}, json.dumps(gone)
+        return 200, {}, json.dumps(fake_account(account_id))
 
     accounts = re.compile(rf"{re.escape(API)}/accounts/[^/?]+$")
     mock.add_callback(responses.POST, f"{API}/connect_sessions", callback=session)

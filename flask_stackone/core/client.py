@@ -196,7 +196,17 @@ class StackOneClient:
         status: Iterable[str] | None = None,
         page_size: int = 25,
     ) -> Iterator[Account]:
-        """Every matching account, page after page until a short page."""
+        """Every matching account: ``GET /accounts`` page after page, until a page shorter
+        than ``page_size`` (StackOne gives no total). The pages are read as the iteration
+        goes; :meth:`list_accounts` reads them all at once.
+
+        :param owner_id: only this owner's accounts (``origin_owner_id``, your ``Owner.id``).
+        :param providers: only these connectors (``"bamboohr"`` ...).
+        :param status: only accounts with one of these statuses.
+        :param page_size: accounts per request.
+        :returns: an iterator of :class:`~flask_stackone.models.Account`.
+        :raises StackOneError: StackOne failed (after the GET's retries).
+        """
         params: dict[str, Any] = {"page_size": page_size}
         if owner_id is not None:
             params["origin_owner_id"] = owner_id
@@ -217,7 +227,11 @@ class StackOneClient:
             page += 1
 
     def list_accounts(self, **filters: Any) -> list[Account]:
-        """Like :meth:`iter_accounts`, as a list."""
+        """Every matching account across all pages, as a list: ``list_accounts(owner_id="org_42")``
+        is the owner's accounts. Takes :meth:`iter_accounts`'s filters.
+
+        :raises StackOneError: StackOne failed.
+        """
         return list(self.iter_accounts(**filters))
 
     def list_connectors_meta(self) -> list[ConnectorMeta]:
