@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -229,7 +228,7 @@ def auth_link(
         return
     if seconds is None:  # 0, from a tiny --days, is refused by onboarding_link
         seconds = state.settings.onboarding_max_age
-    url = onboarding_link(
+    link = onboarding_link(
         owner,
         provider,
         seconds,
@@ -237,9 +236,8 @@ def auth_link(
         base_url=base_url or _local_root(state),
         blueprint=state.name,
     )
-    click.echo(f"onboarding link: {url}")
-    expires = datetime.fromtimestamp(int(time.time()) + seconds, timezone.utc)
-    click.echo(f"expires:         {_when(expires)}")
+    click.echo(f"onboarding link: {link.url}")
+    click.echo(f"expires:         {_when(link.expires_at)}")
 
 
 def _account_dict(account: Account) -> dict[str, Any]:
