@@ -228,7 +228,7 @@ def auth_link(
         return
     if seconds is None:  # 0, from a tiny --days, is refused by onboarding_link
         seconds = state.settings.onboarding_max_age
-    link = onboarding_link(
+    invitation = onboarding_link(
         owner,
         provider,
         seconds,
@@ -236,8 +236,8 @@ def auth_link(
         base_url=base_url or _local_root(state),
         blueprint=state.name,
     )
-    click.echo(f"onboarding link: {link.url}")
-    click.echo(f"expires:         {_when(link.expires_at)}")
+    click.echo(f"onboarding link: {invitation.url}")
+    click.echo(f"expires:         {_when(invitation.expires_at)}")
 
 
 def _account_dict(account: Account) -> dict[str, Any]:
