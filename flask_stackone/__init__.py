@@ -20,7 +20,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["make_blueprint", "stackone_bp"], "flask_stackone.blueprint"),
     **dict.fromkeys(["get_client", "get_state"], "flask_stackone.services.state"),
     **dict.fromkeys(
-        ["AuthLink", "OnboardingGrant", "create_auth_link", "onboarding_link"],
+        ["AuthLink", "OnboardingGrant", "OnboardingLink", "create_auth_link", "onboarding_link"],
         "flask_stackone.services.onboarding",
     ),
     "StackOneClient": "flask_stackone.core.client",
@@ -82,6 +82,7 @@ __all__ = [
     "MemoryDeliveryStore",
     "NotFoundError",
     "OnboardingGrant",
+    "OnboardingLink",
     "Owner",
     "RedisDeliveryStore",
     "SQLDeliveryStore",
@@ -153,7 +154,13 @@ if TYPE_CHECKING:
     from .core.stores.redis import RedisDeliveryStore
     from .core.stores.sql import SQLDeliveryStore
     from .core.webhooks import construct_event, parse_event, verify_signature
-    from .services.onboarding import AuthLink, OnboardingGrant, create_auth_link, onboarding_link
+    from .services.onboarding import (
+        AuthLink,
+        OnboardingGrant,
+        OnboardingLink,
+        create_auth_link,
+        onboarding_link,
+    )
     from .services.state import get_client, get_state
     from .signals import (
         account_created,

@@ -28,6 +28,7 @@ from .services.accounts import LinkedAccount
 from .services.state import StackOneState
 from .widget import options as check
 from .widget.assets import glue_url, package_file_url
+from .widget.csrf import csrf_token
 from .widget.macro import ACCOUNT_PLACEHOLDER, hub_source, hub_urls
 
 log = logging.getLogger("flask_stackone")
@@ -225,6 +226,7 @@ def render_accounts(
         "glue_src": glue_url(state.name),
         "panel_src": package_file_url(state.name, "accounts.js"),
         "css_href": package_file_url(state.name, "accounts.css"),
+        "csrf_token_value": csrf_token(),
     }
     # render_template autoescapes every value; the result is HTML to keep as it is.
     return Markup(render_template("stackone/_accounts.html", **context))  # noqa: S704

@@ -21,8 +21,9 @@ from .core.errors import ConfigurationError, FlaskStackOneError
 from .core.settings_table import PLUGIN_SETTINGS
 from .core.stores import open_store
 from .sandbox_mount import prepare_sandbox
+from .services.readiness import configuration_problems
 from .services.settings import Settings
-from .services.state import EXTENSION_KEY, OwnerLoader, StackOneState
+from .services.state import EXTENSION_KEY, OwnerLoader, StackOneState, get_state
 from .widget import assets, macro
 
 log = logging.getLogger("flask_stackone")
@@ -120,15 +121,6 @@ class StackOneBlueprint(Blueprint):
         accounts_panel.register(app, name)
         _exempt_webhook_from_csrf(app, name)
         _watch_late_settings(app, name, state.settings, self.options)
-        if state.api_client is None:
-            log.warning(
-                "%s is not set: the token route will answer 503", state.settings.name("api_key")
-            )
-        if not state.settings.webhook_secret:
-            log.warning(
-                "%s is not set: the webhook route will answer 503",
-                state.settings.name("webhook_secret"),
-            )
 
     def _build_state(self, app: Flask, name: str) -> StackOneState:
         """The complete state of this registration: settings in use, client, store."""
@@ -168,8 +160,11 @@ def _watch_late_settings(
     "is not set" while ``app.config`` holds it. This blueprint's requests compare the
     ``STACKONE_*`` values with what registration read (explicit arguments excepted) until
     they match once; while one differs they answer ``503 not_configured`` naming the settings.
-    The app's first request, whoever it is for, logs the difference once; then the check is
-    taken off the app, so the host's own requests run no hook of the plugin.
+    The app's first request, whoever it is for, logs the difference once, and (unless the
+    app is testing) what keeps this registration from working (see
+    :func:`~.services.readiness.configuration_problems`); then the hook is taken off the
+    app, so the host's own requests run no hook of the plugin. Registering says nothing:
+    a test building the app or a command such as ``flask db upgrade`` stays quiet.
     """
     keys = [settings.prefix + s.key for s in PLUGIN_SETTINGS if s.field not in options]
     read = {key: _snapshot(app.config.get(key)) for key in keys}
@@ -196,18 +191,21 @@ def _watch_late_settings(
             return
         raise error
 
-    def report_late_settings_once() -> None:  # the app's first request, then never again
+    def report_once() -> None:  # the app's first request, then never again
         hooks = app.before_request_funcs[None]
-        app.before_request_funcs[None] = [f for f in hooks if f is not report_late_settings_once]
+        app.before_request_funcs[None] = [f for f in hooks if f is not report_once]
         ours = request.blueprint is not None and (
             request.blueprint == name or request.blueprint.startswith(name + ".")
         )
         error = None if ours else late_settings()  # our own request answers (and logs) it
         if error is not None:
             log.error("flask-stackone is not configured as intended: %s", error)
+        if not app.testing:
+            for problem in configuration_problems(get_state(app, name)):
+                log.warning("flask-stackone cannot work: %s", problem)
 
     app.before_request_funcs.setdefault(name, []).append(check_late_settings)
-    app.before_request(report_late_settings_once)
+    app.before_request(report_once)
 
 
 def _snapshot(value: Any) -> Any:

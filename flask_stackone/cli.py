@@ -1,5 +1,9 @@
 """The ``flask stackone`` command group (each blueprint instance gets its own).
 
+:data:`stackone` is also Flask's ``flask.commands`` entry point, so ``flask stackone`` exists
+in every app where the package is installed, before (or without) ``register_blueprint``:
+``hub install`` and ``check`` need no blueprint; the other commands say which is missing.
+
 Expected failures (StackOne errors, missing settings, bad options) end with a one-line
 message and exit code 1, never a traceback.
 """
@@ -9,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -18,6 +21,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from .config import read_settings
 from .core import errors
 from .core.hub_script import HUB_VERSION, PACKAGE
 from .core.models import Account, Owner, format_datetime
@@ -25,6 +29,8 @@ from .core.webhooks import SIGNATURE_HEADER, build_event_body, compute_signature
 from .error_answers import answer_for
 from .services.linking import check_options, create_session, is_account_id
 from .services.onboarding import create_auth_link, external_url, onboarding_link
+from .services.readiness import configuration_problems
+from .services.settings import Settings
 from .services.state import StackOneState, get_state
 from .widget.commands import force_option, install_and_report, report_status, version_option
 
@@ -41,7 +47,7 @@ class BlueprintCommands(AppGroup):
     def __init__(self, blueprint: str) -> None:
         super().__init__(help="StackOne account linking: sessions, accounts, webhooks, sandbox.")
         self.blueprint = blueprint
-        for command in (session, auth_link, accounts, trigger, hub, sandbox):
+        for command in (check, session, auth_link, accounts, trigger, hub, sandbox):
             self.add_command(command)
 
 
@@ -57,6 +63,18 @@ def _state() -> StackOneState:
             return get_state(blueprint=context.command.blueprint)
         context = context.parent
     return get_state()
+
+
+def _settings() -> Settings:
+    """The settings of the command's blueprint, or, when it is not registered, the ones
+    ``app.config`` holds (for the commands that need no blueprint).
+
+    :raises ConfigurationError: a setting's value is invalid.
+    """
+    try:
+        return _state().settings
+    except errors.NotRegisteredError:
+        return read_settings(current_app.config)
 
 
 class _ReportedByTheCommand(logging.Filter):
@@ -157,6 +175,25 @@ def _owner_options(func: F) -> F:
     return func
 
 
+@click.command("check")
+@with_appcontext
+def check() -> None:
+    """Print every configuration problem; exit with 1 when there is one (deploy pipelines)."""
+    try:
+        state = _state()
+    except errors.NotRegisteredError as exc:
+        problems = [str(exc)]
+    else:
+        problems = configuration_problems(state)
+    if not problems:
+        click.echo(f"flask-stackone ({state.name}) is configured.")
+        return
+    click.echo(f"flask-stackone cannot work ({len(problems)} problem(s)):")
+    for problem in problems:
+        click.echo(f"- {problem}")
+    click.get_current_context().exit(1)
+
+
 @click.command("session")
 @with_appcontext
 @_owner_options
@@ -229,7 +266,7 @@ def auth_link(
         return
     if seconds is None:  # 0, from a tiny --days, is refused by onboarding_link
         seconds = state.settings.onboarding_max_age
-    url = onboarding_link(
+    invitation = onboarding_link(
         owner,
         provider,
         seconds,
@@ -237,9 +274,8 @@ def auth_link(
         base_url=base_url or _local_root(state),
         blueprint=state.name,
     )
-    click.echo(f"onboarding link: {url}")
-    expires = datetime.fromtimestamp(int(time.time()) + seconds, timezone.utc)
-    click.echo(f"expires:         {_when(expires)}")
+    click.echo(f"onboarding link: {invitation.url}")
+    click.echo(f"expires:         {_when(invitation.expires_at)}")
 
 
 def _account_dict(account: Account) -> dict[str, Any]:
@@ -424,16 +460,18 @@ def hub() -> None:
 @with_appcontext
 @version_option
 @force_option
+@_friendly
 def install_command(version: str, force: bool) -> None:
     """Fetch the pinned Hub script with npm, verify it and cache it for every app."""
-    install_and_report(version, _state().settings.hub_dir, force)
+    install_and_report(version, _settings().hub_dir, force)
 
 
 @hub.command("status")
 @with_appcontext
+@_friendly
 def status_command() -> None:
     """Say where the widget loads the Hub script from; exit 1 when it has no source."""
-    settings = _state().settings
+    settings = _settings()
     report_status(settings.hub_dir, settings.hub_script_url)
 
 
@@ -454,3 +492,8 @@ def reset_command() -> None:
     click.echo("STACKONE SANDBOX IS ON: the offline emulator, for development and tests only.")
     reset(app)
     click.echo("Sandbox reset: sessions, accounts and webhook deliveries are gone.")
+
+
+#: ``flask stackone``: Flask's ``flask.commands`` entry point (pyproject.toml), so the
+#: group is there in every app, and the group ``stackone_bp`` registers.
+stackone = BlueprintCommands("stackone")

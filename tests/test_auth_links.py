@@ -165,6 +165,55 @@ def test_onboarding_link_needs_a_secret_key():
         onboarding_link(ACME)
 
 
+# -- links from a background job (RQ, Celery, a cron command) ----------------------------------
+
+
+def _create_app(**config):
+    """The host's app factory, as a worker calls it: no request will ever come."""
+    return build_app(**config)
+
+
+def invitation_job(**config):
+    """An RQ-style job: a plain function that builds the app and pushes a fresh app context."""
+    with _create_app(**config).app_context():
+        return onboarding_link(ACME, provider="bamboohr"), create_auth_link(ACME)
+
+
+def test_a_job_builds_both_links_with_the_public_url(api):
+    expect_session(api, expires_in=432000)
+    before = datetime.now(timezone.utc)
+    link, auth_link = invitation_job(STACKONE_PUBLIC_URL="https://app.example.com")
+    assert link.startswith("https://app.example.com/stackone/link/")
+    assert isinstance(link, str) and link.url == link and type(link.url) is str
+    assert before + timedelta(days=5) - timedelta(seconds=1) <= link.expires_at
+    assert link.expires_at <= before + timedelta(days=5, seconds=2)
+    assert link.expires_in == 432000 and link.link_id
+    assert auth_link.url == LINK_URL and auth_link.expires_in == 432000
+    payload = URLSafeSerializer("test-secret-key").loads_unsafe(signed_of(link))[1]
+    assert payload["e"] == int(link.expires_at.timestamp()) and payload["i"] == link.link_id
+
+
+def test_a_job_gets_one_clear_error_without_a_public_url(api):
+    with pytest.raises(ConfigurationError) as caught:
+        invitation_job()
+    message = str(caught.value)
+    assert "outside a request" in message
+    assert "STACKONE_PUBLIC_URL" in message and "SERVER_NAME" in message
+    assert "TRUSTED_HOSTS" not in message  # a job has no Host header to trust
+
+
+def test_an_onboarding_link_is_a_string_that_keeps_its_expiry_through_pickling(api):
+    import pickle
+
+    expect_session(api, expires_in=432000)
+    link = invitation_job(STACKONE_PUBLIC_URL="https://app.example.com")[0]
+    assert f"<a href='{link}'>" == f"<a href='{link.url}'>"
+    assert link.url not in repr(link) and signed_of(link) not in repr(link)
+    again = pickle.loads(pickle.dumps(link))  # noqa: S301 - a job result travels pickled
+    assert again == link and again.expires_at == link.expires_at
+    assert again.link_id == link.link_id and again.expires_in == link.expires_in
+
+
 # -- the page: GET has no side effect -------------------------------------------------------------
 
 

@@ -288,3 +288,31 @@ def test_the_banner_shows_where_it_informs_and_nowhere_else(tmp_path: Path) -> N
     assert "Running on" in output, output
     banner = [line for line in lines if "SANDBOX IS ON" in line or "never enable" in line]
     assert len(banner) == 2 and "STACKONE_SANDBOX" in banner[0], output
+
+
+def test_a_sandbox_run_leaves_nothing_for_git_to_show(tmp_path: Path, apps: list[Flask]) -> None:
+    """A host app with no ``.gitignore``: the sandbox's file (its generated secrets) and its
+    instance folder stay out of ``git status``."""
+    repo = tmp_path / "host"
+    repo.mkdir()
+    git = ["git", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True, timeout=60)  # noqa: S603
+    (repo / "app.py").write_text("# the host's code\n")
+    app = build_app(instance_path=str(repo / "instance"), STACKONE_SANDBOX=True)
+    apps.append(app)
+    with app.app_context():
+        session = get_client(app).create_connect_session(origin_owner_id="o", origin_owner_name="O")
+    assert session.token
+    sandbox_files = {p.name for p in (repo / "instance" / "stackone-sandbox").iterdir()}
+    assert {".gitignore", "sandbox.sqlite3"} <= sandbox_files
+    status = subprocess.run(  # noqa: S603
+        [*git, "status", "--porcelain", "--untracked-files=all"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    assert status.splitlines() == ["?? app.py"]
+
+
+def test_a_folder_that_exists_gets_no_gitignore(tmp_path: Path, apps: list[Flask]) -> None:
+    app = build_app(STACKONE_SANDBOX=True, STACKONE_SANDBOX_DB=str(tmp_path / "mine.sqlite3"))
+    apps.append(app)
+    assert not (tmp_path / ".gitignore").exists()  # the host's own folder: left as it is

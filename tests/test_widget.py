@@ -425,3 +425,17 @@ def test_the_glue_has_one_url_and_shares_its_request_code_with_the_panel(app: Fl
     for served in (client.get(glue["src"]).data, panel_script):
         assert served.startswith(common)  # then the script's own code
         assert served.count(b"class RequestError") == 1
+
+
+def test_with_csrfprotect_the_widget_carries_the_token_and_without_it_nothing(installed):
+    from flask_wtf.csrf import CSRFProtect, generate_csrf
+
+    page = "{{ stackone_hub() }}{{ stackone_accounts(server_render=false) }}"
+    plain = build_app(STACKONE_HUB_DIR=str(installed))
+    with plain.test_request_context():
+        assert "data-stackone-csrf-token" not in render_template_string(page)
+    guarded = build_app(STACKONE_HUB_DIR=str(installed))
+    CSRFProtect(guarded)
+    with guarded.test_request_context():
+        html = render_template_string(page)
+        assert html.count(f'data-stackone-csrf-token="{generate_csrf()}"') == 2

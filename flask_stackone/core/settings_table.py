@@ -194,9 +194,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "SANDBOX_DB",
-        "stackone-sandbox.sqlite3",
+        "stackone-sandbox/sandbox.sqlite3",
         parse.path("file"),
-        "The sandbox's SQLite file, relative to the instance folder.",
+        "The sandbox's SQLite file, relative to the instance folder. A folder the sandbox "
+        "creates gets a .gitignore of its own, so its files (generated secrets) stay out of git.",
     ),
     Setting(
         "SANDBOX_DELIVERY_ATTEMPTS",

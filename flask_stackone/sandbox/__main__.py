@@ -18,9 +18,11 @@ from werkzeug.serving import make_server
 from ..core.client import is_loopback
 from ..core.errors import ConfigurationError
 from .app import create_app
+from .config import SandboxConfig
 from .state import get_sandbox
 
 DEFAULT_PORT = 4010
+DEFAULT_DB = SandboxConfig.db
 BANNER = "STACKONE SANDBOX IS ON: a local emulator of StackOne for development and tests only."
 EXPOSED = """
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
@@ -51,8 +53,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--data",
-        default="stackone-sandbox.sqlite3",
-        help="the SQLite file of sessions, accounts and deliveries (stackone-sandbox.sqlite3)",
+        default=DEFAULT_DB,
+        help=f"the SQLite file of sessions, accounts and deliveries ({DEFAULT_DB})",
     )
     parser.add_argument(
         "--delivery-attempts",

@@ -39,12 +39,28 @@ SCHEMA = (
 DATA_TABLES = ("sessions", "accounts", "attempts", "deliveries", "delivery_attempts")
 
 
+#: What a folder the sandbox creates says to git.
+GITIGNORE = "# Created by flask-stackone's sandbox: its data and generated secrets.\n*\n"
+
+
+def make_own_folder(folder: str) -> None:
+    """Create ``folder`` (and its parents) when missing, with a ``.gitignore`` of ``*``;
+    a folder that exists already is left as it is (it is not the sandbox's own)."""
+    if os.path.isdir(folder):
+        return
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, ".gitignore"), "w", encoding="utf-8") as ignore:
+        ignore.write(GITIGNORE)
+
+
 class SandboxStore:
-    """One sandbox database file. ``path`` is created with its folder when missing."""
+    """One sandbox database file. ``path`` is created with its folder when missing; a
+    folder created here gets a ``.gitignore`` of ``*`` (as pytest's cache folder does), so
+    the file, which holds the generated API key and webhook secret, stays out of git."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        make_own_folder(os.path.dirname(os.path.abspath(self.path)))
         self._use_wal()
         with self._tx() as db:
             for statement in SCHEMA:

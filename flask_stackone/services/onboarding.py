@@ -58,6 +58,46 @@ class AuthLink:
     session_id: str
 
 
+class OnboardingLink(str):
+    """An onboarding link: the URL itself (a ``str``, usable wherever the URL was) with
+    when it stops working.
+
+    :ivar url: the URL, as a plain ``str``.
+    :ivar expires_at: when the link stops working (UTC).
+    :ivar expires_in: its lifetime in seconds, from when it was made.
+    :ivar link_id: the link's id, to withdraw this one link.
+
+    The URL is a credential: ``repr`` leaves it out. It pickles (a job's result).
+    """
+
+    expires_at: datetime
+    expires_in: int
+    link_id: str
+
+    def __new__(
+        cls, url: str, expires_at: datetime, expires_in: int, link_id: str
+    ) -> OnboardingLink:
+        link = super().__new__(cls, url)
+        link.expires_at = expires_at
+        link.expires_in = expires_in
+        link.link_id = link_id
+        return link
+
+    @property
+    def url(self) -> str:
+        """The URL as a plain ``str``."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"OnboardingLink(expires_at={self.expires_at!r}, expires_in={self.expires_in!r}, "
+            f"link_id={self.link_id!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.url, self.expires_at, self.expires_in, self.link_id))
+
+
 @dataclass(frozen=True)
 class OnboardingGrant:
     """What a valid onboarding link allows: linking an account for ``owner``.
@@ -232,16 +272,15 @@ def external_url(
     if has_request_context() and _request_host_is_vouched_for():
         return flask_url_for(full, _external=True, **values)
     setting = state.settings.name("public_url")
-    where = (
-        "from this request's Host header, which nothing vouches for"
-        if has_request_context()
-        else "outside a request"
-    )
+    if has_request_context():
+        where = "from this request's Host header, which nothing vouches for"
+        trusted_hosts = "list your host names in Flask's TRUSTED_HOSTS, "
+    else:  # a job or a command: there is no Host header to vouch for
+        where, trusted_hosts = "outside a request", ""
     raise errors.ConfigurationError(
         f"cannot build a link for an email {where}: set {setting} to this app's public root "
-        "(e.g. 'https://app.example.com') or SERVER_NAME (e.g. 'app.example.com'), list your "
-        "host names in Flask's TRUSTED_HOSTS, or pass a base URL (base_url= in Python, "
-        "--base-url on the command line)"
+        "(e.g. 'https://app.example.com') or SERVER_NAME (e.g. 'app.example.com'), "
+        f"{trusted_hosts}or pass a base URL (base_url= in Python, --base-url on the command line)"
     )
 
 
@@ -283,12 +322,14 @@ def onboarding_link(
     base_url: str | None = None,
     link_id: str | None = None,
     blueprint: str = "stackone",
-) -> str:
+) -> OnboardingLink:
     """A signed URL on this app (``/stackone/link/<signed>``) to put in an email.
 
-    It carries no StackOne token and calls nothing now: the session is created when the
-    customer clicks "Connect" on the page it opens. Signed with ``SECRET_KEY`` (its
-    owner, provider and expiry can be read but not changed).
+    Works in a request or with only an app context (a CLI command, a job) when
+    ``STACKONE_PUBLIC_URL`` or ``SERVER_NAME`` is set. It carries no StackOne token and
+    calls nothing now: the session is created when the customer clicks "Connect" on the
+    page it opens. Signed with ``SECRET_KEY`` (its owner, provider and expiry can be read
+    but not changed).
 
     :param max_age: seconds (or a ``timedelta``) the link works; default
         ``STACKONE_ONBOARDING_MAX_AGE`` (5 days), at most :data:`MAX_ONBOARDING_AGE`.
@@ -296,6 +337,7 @@ def onboarding_link(
         ``STACKONE_PUBLIC_URL``, else ``SERVER_NAME``; see :func:`external_url`).
     :param link_id: this link's id (letters, digits, ``_``, ``-``; at most 64), to withdraw it
         later with ``STACKONE_ONBOARDING_LINK_CHECK``; default a random one.
+    :returns: the URL with its expiry, an :class:`OnboardingLink` (a ``str``).
     :raises InvalidOptionError: a bad provider, category, lifetime or link id.
     :raises ConfigurationError: no ``SECRET_KEY``, or no way to build an absolute URL.
     """
@@ -324,7 +366,9 @@ def onboarding_link(
     if options["categories"]:
         payload["c"] = options["categories"]
     signed = _serializer(state).dumps(payload)
-    return external_url(state, "onboarding_page", base_url, signed=signed)
+    url = external_url(state, "onboarding_page", base_url, signed=signed)
+    expires_at = datetime.fromtimestamp(now + lifetime, timezone.utc)
+    return OnboardingLink(url, expires_at, lifetime, link_id)
 
 
 def read_onboarding_link(state: StackOneState, signed: str) -> OnboardingGrant:

@@ -21,6 +21,7 @@ from ..core.hub_script import HUB_VERSION, INSTALL_COMMAND, PACKAGE, script_sour
 from ..services.state import StackOneState
 from . import options as check
 from .assets import glue_url, hub_script_url
+from .csrf import csrf_token
 
 log = logging.getLogger("flask_stackone")
 
@@ -123,6 +124,7 @@ def render_hub(
         "package": PACKAGE,
         "version": HUB_VERSION,
         "install_command": INSTALL_COMMAND,
+        "csrf_token_value": csrf_token(),
     }
     source = hub_source(state)
     if source is None:

@@ -10,22 +10,46 @@
 
   if (window.StackOneCommon) return;
 
+  /** What a person can do about a CSRF refusal (a session that expired, most often). */
+  const CSRF_FIX = "Reload the page and try again.";
+  /** What the developer can do, in the console. */
+  const CSRF_SETUP =
+    "flask-stackone: Flask-WTF refused the request's CSRF token. The widget and the accounts " +
+    "panel send the token of the session they were rendered in; a page cached across " +
+    'sessions, or a page without them, needs <meta name="csrf-token" content="{{ csrf_token() }}">.';
+
   /** A request to the blueprint failed: its HTTP status (0: no answer), error code, message. */
   class RequestError extends Error {
     constructor(status, code, message) {
-      super(message || `The request failed (HTTP ${status}).`);
+      let text = message || `The request failed (HTTP ${status}).`;
+      if (code === "csrf_failed") {
+        text = `${text} ${CSRF_FIX}`;
+        console.error(CSRF_SETUP);
+      }
+      super(text);
       this.status = status;
       this.code = code || null;
     }
   }
 
-  /** Our routes require X-StackOne-Request; a page's CSRF token (Flask-WTF) goes on POSTs. */
+  /**
+   * Flask-WTF's CSRF token: the page's own meta tag, else the one our widget or panel
+   * carries (rendered by the macro when CSRFProtect is on); "" when there is none.
+   */
+  function csrfToken() {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta && meta.content) return meta.content;
+    const carrier = document.querySelector("[data-stackone-csrf-token]");
+    return carrier ? carrier.getAttribute("data-stackone-csrf-token") : "";
+  }
+
+  /** Our routes require X-StackOne-Request; the CSRF token (Flask-WTF) goes on POSTs. */
   function requestHeaders(method, accept) {
     const headers = { Accept: accept, "X-StackOne-Request": "1" };
     if (method !== "GET") {
       headers["Content-Type"] = "application/json";
-      const csrf = document.querySelector('meta[name="csrf-token"]');
-      if (csrf && csrf.content) headers["X-CSRFToken"] = csrf.content;
+      const csrf = csrfToken();
+      if (csrf) headers["X-CSRFToken"] = csrf;
     }
     return headers;
   }
