@@ -201,6 +201,7 @@ class Account:
 class WebhookEvent:
     """A verified webhook event of any type (``hris_employees.updated``, ...).
 
+    ``type`` is the body's ``event`` string, ``""`` when it has none (``raw`` holds the body).
     ``delivery_key`` is the sha256 of the raw body: equal bodies are one delivery.
     ``source`` is ``"webhook"``, ``"hub"`` for a success confirmed from the page, or
     ``"app"`` for a disconnection made through the app's disconnect route.
