@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import base64
 import hashlib
 import hmac
+import json
 
 import pytest
 
