@@ -126,6 +126,74 @@ class ConnectSession:
 
 
 @dataclass(frozen=True)
+class AuthenticatedSession:
+    """What StackOne knows of a session token (``POST /connect_sessions/authenticate``): the
+    session without its token or auth link. ``latest_connection_attempt`` is kept as sent."""
+
+    id: str
+    organization_id: str | None = None
+    project_id: str | None = None
+    origin_owner_id: str | None = None
+    origin_owner_name: str | None = None
+    origin_username: str | None = None
+    provider: str | None = None
+    categories: tuple[str, ...] = ()
+    account_id: str | None = None
+    label: str | None = None
+    type: str | None = None
+    metadata: dict[str, Any] | None = field(default=None, repr=False)
+    connector_profile_id: str | None = None
+    created_at: datetime | None = None
+    latest_connection_attempt: dict[str, Any] | None = field(default=None, repr=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> AuthenticatedSession:
+        """Build from StackOne's answer; ``integration_id`` (the older name) is read as
+        ``connector_profile_id``."""
+        metadata, attempt = data.get("metadata"), data.get("latest_connection_attempt")
+        profile = data.get("connector_profile_id") or data.get("integration_id")
+        return cls(
+            id=str(data["id"]),
+            organization_id=_str_or_none(data.get("organization_id")),
+            project_id=_str_or_none(data.get("project_id")),
+            origin_owner_id=_str_or_none(data.get("origin_owner_id")),
+            origin_owner_name=_str_or_none(data.get("origin_owner_name")),
+            origin_username=_str_or_none(data.get("origin_username")),
+            provider=_str_or_none(data.get("provider")),
+            categories=tuple(str(c) for c in data.get("categories") or ()),
+            account_id=_str_or_none(data.get("account_id")),
+            label=_str_or_none(data.get("label")),
+            type=_str_or_none(data.get("type")),
+            metadata=dict(metadata) if isinstance(metadata, dict) else None,
+            connector_profile_id=_str_or_none(profile),
+            created_at=parse_datetime(data.get("created_at")),
+            latest_connection_attempt=dict(attempt) if isinstance(attempt, dict) else None,
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class AccountMeta:
+    """An account's connector, category and data models (``GET /accounts/{id}/meta``)."""
+
+    provider: str | None = None
+    category: str | None = None
+    models: dict[str, Any] = field(default_factory=dict, repr=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> AccountMeta:
+        models = data.get("models")
+        return cls(
+            provider=_str_or_none(data.get("provider")),
+            category=_str_or_none(data.get("category")),
+            models=dict(models) if isinstance(models, dict) else {},
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
 class StatusReason:
     """Why an account is not ``active``: StackOne's ``{code, description, timestamp}``."""
 
