@@ -256,13 +256,16 @@ class Account:
         )
 
     def summary(self) -> dict[str, Any]:
-        """What the browser may see: id, provider, status and the reasons for it."""
-        return {
+        """What the browser may see: id, provider, status and the reasons for it, and the
+        account's ``label`` and ``type`` when it has them."""
+        shown: dict[str, Any] = {
             "id": self.id,
             "provider": self.provider,
             "status": self.status,
             "status_reasons": [asdict(r) for r in self.status_reasons],
         }
+        shown.update({k: v for k, v in (("label", self.label), ("type", self.type)) if v})
+        return shown
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -290,11 +293,18 @@ class WebhookEvent:
 
 @dataclass(frozen=True, kw_only=True)
 class AccountEvent(WebhookEvent):
-    """``account.created``, ``account.updated`` or ``account.deleted``, with the owner."""
+    """``account.created``, ``account.updated`` or ``account.deleted``, with the owner.
+
+    ``label`` and ``account_type`` (``production`` or ``test``) are the account's, when the
+    event's source read the account (a confirm from the page); StackOne's webhook body
+    carries neither.
+    """
 
     owner_id: str | None = None
     owner_name: str | None = None
     username: str | None = None
+    label: str | None = None
+    account_type: str | None = None
 
 
 @dataclass(frozen=True)

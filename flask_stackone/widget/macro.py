@@ -76,6 +76,7 @@ def render_hub(
     confirm: bool = True,
     blueprint: str | None = None,
     multiple: bool = False,
+    label: str | None = None,
 ) -> Markup:
     """Render the widget. See docs/widget.md for every option.
 
@@ -95,6 +96,8 @@ def render_hub(
         and Hub script to use (default: the first one registered, ``blueprint_name``).
     :param multiple: link one more account even when the owner already has one of the
         chosen connector (without it StackOne re-links the existing account).
+    :param label: the name of the account the person links (e.g. "Payroll, Germany"); the
+        ``session_fields`` hook may replace it.
     :raises TypeError, ValueError: an option has the wrong type or form.
     """
     state = check.blueprint_state(blueprint_name, blueprint)
@@ -103,6 +106,7 @@ def render_hub(
         "categories": check.categories(categories),
         "account_id": check.text("account_id", account_id),
         "multiple": True if check.flag("multiple", multiple) else None,
+        "label": check.label(label),
     }
     if options["multiple"] and options["account_id"]:
         raise ValueError("stackone_hub(multiple=True) adds an account: not with account_id")
