@@ -23,7 +23,13 @@ from .core.stores import open_store
 from .sandbox_mount import prepare_sandbox
 from .services.readiness import configuration_problems
 from .services.settings import Settings
-from .services.state import EXTENSION_KEY, OwnerLoader, StackOneState, get_state
+from .services.state import (
+    EXTENSION_KEY,
+    OwnerLoader,
+    SessionFieldsHook,
+    StackOneState,
+    get_state,
+)
 from .widget import assets, macro
 
 log = logging.getLogger("flask_stackone")
@@ -54,6 +60,7 @@ class StackOneBlueprint(Blueprint):
         self.config_prefix = config_prefix
         self.options = options
         self.owner_loader_func: OwnerLoader | None = None
+        self.session_fields_func: SessionFieldsHook | None = None
         self.json_endpoints: set[str] = set()
         self.add_json_route("/connect-session", routes.connect_session)
         self.add_json_route("/accounts/<account_id>/confirm", routes.confirm_account)
@@ -112,6 +119,19 @@ class StackOneBlueprint(Blueprint):
     def _current_loader(self) -> OwnerLoader | None:
         return self.owner_loader_func
 
+    def session_fields(self, func: SessionFieldsHook) -> SessionFieldsHook:
+        """Decorate the function that adds fields to every Connect Session the plugin
+        creates (the widget's token route, auth links, onboarding links): called with the
+        :class:`Owner` and the session's checked options (``provider``, ``categories``,
+        ``account_id``, ``multiple``, ``label``), it returns a mapping of ``label``,
+        ``metadata``, ``type`` or ``connector_profile_id`` (or ``None``). It runs on the
+        server; a ``label`` it returns replaces the page's."""
+        self.session_fields_func = func
+        return func
+
+    def _current_session_fields(self) -> SessionFieldsHook | None:
+        return self.session_fields_func
+
     def _init_app(self, setup: BlueprintSetupState) -> None:
         app = cast(Flask, setup.app)  # typed as Flask's sans-IO base class since Flask 3
         name = setup.name_prefix + "." + setup.name if setup.name_prefix else setup.name
@@ -140,6 +160,7 @@ class StackOneBlueprint(Blueprint):
             settings=settings,
             delivery_store=store,
             owner_loader=self._current_loader,
+            session_fields=self._current_session_fields,
             loader_hint=(
                 "@stackone_bp.owner_loader"
                 if self is stackone_bp

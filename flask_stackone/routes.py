@@ -274,6 +274,8 @@ def onboarding_page(signed: str) -> Response:
         raise errors.CrossSiteError("a POST to an onboarding link from another site")
     if state.settings.onboarding_mode == "hub":
         options = onboarding.grant_options(state, grant)
+        linked = onboarding.linked_provider(state, grant)  # the account is still the owner's
+        options["provider"] = options["provider"] or linked
         token_url = url_for(".onboarding_session", signed=signed)
         return page(
             "stackone/onboarding_hub.html",

@@ -105,6 +105,57 @@ def test_optional_fields_left_out_are_not_sent(api, client):
     assert session.expires_in == 1800  # StackOne's default when none is sent
 
 
+def test_the_older_name_of_the_connector_profile_is_sent_as_the_current_one(api, client):
+    api.post(
+        f"{API}/connect_sessions",
+        status=201,
+        json=SESSION_ANSWER,
+        match=[
+            matchers.json_params_matcher(
+                {"origin_owner_id": "o", "origin_owner_name": "O", "connector_profile_id": "cp_2"},
+                strict_match=True,
+            )
+        ],
+    )
+    client.create_connect_session(origin_owner_id="o", origin_owner_name="O", integration_id="cp_2")
+    with pytest.raises(ValueError, match="one field"):
+        client.create_connect_session(
+            origin_owner_id="o", origin_owner_name="O", integration_id="a", connector_profile_id="b"
+        )
+
+
+def test_authenticate_answers_a_typed_session_without_token(api, client):
+    answer = {k: v for k, v in SESSION_ANSWER.items() if k not in ("token", "auth_link_url")}
+    answer.update(
+        label="Payroll", type="test", metadata={"plan": "pro"}, integration_id="cp_1",
+        latest_connection_attempt={"id": "att_1", "status": "pending"},
+    )  # fmt: skip
+    api.post(
+        f"{API}/connect_sessions/authenticate",
+        status=201,
+        json=answer,
+        match=[matchers.json_params_matcher({"token": "hub-token-abc"}, strict_match=True)],
+    )
+    session = client.authenticate_connect_session("hub-token-abc")
+    assert (session.id, session.organization_id, session.origin_owner_id) == ("42", "7", "org_1")
+    assert (session.label, session.type, session.metadata) == ("Payroll", "test", {"plan": "pro"})
+    assert session.connector_profile_id == "cp_1"
+    assert session.latest_connection_attempt == {"id": "att_1", "status": "pending"}
+    assert session.raw["brand_new_field"] == 1
+
+
+def test_get_account_meta(api, client):
+    api.get(
+        f"{API}/accounts/acc_1/meta",
+        json={"provider": "hibob", "category": "hris", "models": {"employees": {}}},
+    )
+    meta = client.get_account_meta("acc_1")
+    assert (meta.provider, meta.category, meta.models) == ("hibob", "hris", {"employees": {}})
+    api.get(f"{API}/accounts/gone/meta", status=404, json={"statusCode": 404, "message": "no"})
+    with pytest.raises(errors.NotFoundError):
+        client.get_account_meta("gone")
+
+
 @pytest.mark.parametrize(
     ("status", "exc_type"),
     [
@@ -231,6 +282,14 @@ def test_list_accounts_walks_every_page_and_sends_filters(api, client):
         )
     found = client.list_accounts(owner_id="org_1", providers=["bamboohr", "hibob"], page_size=2)
     assert [a.id for a in found] == ["a", "b", "c", "d", "e"]
+
+
+def test_list_accounts_sends_the_owner_and_account_lists_as_repeated_keys(api, client):
+    wanted = {"page_size": "25", "page": "1", "origin_owner_ids": ["o1", "o2"],
+              "account_ids": ["a", "b"], "status": "active"}  # fmt: skip
+    api.get(f"{API}/accounts", json=[account("a")], match=[matchers.query_param_matcher(wanted)])
+    found = client.list_accounts(owner_ids=["o1", "o2"], account_ids=["a", "b"], status=["active"])
+    assert [a.id for a in found] == ["a"]
 
 
 def test_non_json_success_is_an_invalid_response(api, client):

@@ -67,7 +67,7 @@ def test_the_plugin_client_reaches_the_sandbox_in_process(app: Flask) -> None:
         origin_owner_id="org_1", origin_owner_name="Acme Ltd", provider="personio", expires_in=600
     )
     assert session.token and session.provider == "personio" and session.expires_in == 600
-    assert client.authenticate_connect_session(session.token)["origin_owner_id"] == "org_1"
+    assert client.authenticate_connect_session(session.token).origin_owner_id == "org_1"
     account_id = link(app.test_client(), session.token, **PERSONIO).json["id"]
     account = client.update_account(account_id, label="Payroll")
     assert account.label == "Payroll"
@@ -133,6 +133,69 @@ def test_the_session_body_is_checked_like_stackones(app: Flask) -> None:
         assert response.json["statusCode"] == status and word in response.json["message"]
     garbage = client.post("/stackone-sandbox/connect_sessions", data=b"{", headers=auth)
     assert garbage.status_code == 400 and garbage.json["statusCode"] == 400
+
+
+def basic_auth() -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{API_KEY}:".encode()).decode()}
+
+
+@pytest.mark.parametrize("name", ["connector_profile_id", "integration_id"])
+def test_the_connector_profile_is_answered_by_the_name_it_was_sent(app: Flask, name: str) -> None:
+    body = {"origin_owner_id": "o", "origin_owner_name": "O", name: "cp_1"}
+    response = app.test_client().post(
+        "/stackone-sandbox/connect_sessions", json=body, headers=basic_auth()
+    )
+    assert response.status_code == 201
+    other = {"connector_profile_id", "integration_id"} - {name}
+    assert response.json[name] == "cp_1" and not other & set(response.json)
+
+
+def test_both_names_of_the_connector_profile_must_agree(app: Flask) -> None:
+    body = {"origin_owner_id": "o", "origin_owner_name": "O", "connector_profile_id": "a",
+            "integration_id": "b"}  # fmt: skip
+    response = app.test_client().post(
+        "/stackone-sandbox/connect_sessions", json=body, headers=basic_auth()
+    )
+    assert response.status_code == 400 and "differ" in response.json["message"]
+
+
+def test_authenticate_answers_the_session_without_its_token(app: Flask) -> None:
+    client = app.test_client()
+    token = session_token(app, provider="salesforce", label="CRM", metadata={"plan": "pro"})
+
+    def authenticate() -> Any:
+        return client.post(
+            "/stackone-sandbox/connect_sessions/authenticate",
+            json={"token": token},
+            headers=basic_auth(),
+        )
+
+    first = authenticate()
+    assert first.status_code == 201
+    assert "token" not in first.json and "auth_link_url" not in first.json
+    assert first.json["origin_owner_id"] == "org_1" and first.json["label"] == "CRM"
+    assert first.json["metadata"] == {"plan": "pro"}
+    assert first.json["latest_connection_attempt"] is None
+    attempt = client.post(
+        f"{HUB}/connection_attempts", json={"token": token}, headers={"x-hub-session-token": token}
+    ).json["id"]
+    latest = authenticate().json["latest_connection_attempt"]
+    assert (latest["id"], latest["status"]) == (attempt, "pending")
+    typed = get_client(app).authenticate_connect_session(token)
+    assert typed.label == "CRM" and typed.latest_connection_attempt == latest
+
+
+def test_patch_takes_the_fields_newer_sdks_send(app: Flask) -> None:
+    client = app.test_client()
+    account_id = link(client, session_token(app), **PERSONIO).json["id"]
+    url = f"/stackone-sandbox/accounts/{account_id}"
+    changed = client.patch(
+        url, json={"integration_id": "sbx-hibob", "shared": True}, headers=basic_auth()
+    )
+    assert changed.status_code == 200 and changed.json["provider"] == "hibob"
+    for body, word in (({"shared": "yes"}, "shared"), ({"integration_id": "nope"}, "integration")):
+        refused = client.patch(url, json=body, headers=basic_auth())
+        assert refused.status_code == 400 and word in refused.json["message"]
 
 
 def test_edit_mode_reconnects_the_sessions_account(app: Flask) -> None:

@@ -112,7 +112,9 @@ def test_the_official_sdk_accepts_every_answer(sdk: Path, tmp_path: Path) -> Non
     assert session["organizationId"] == int(raw["organization_id"])  # translated by the test
     assert session["authLinkUrl"].startswith(f"{sandbox.base_url}/auth-link/")
     assert (session["originOwnerId"], session["categories"]) == ("org_sdk_1", ["hris"])
-    assert calls["authenticateConnectSession"]["id"] == session["id"]
+    authenticated = calls["authenticateConnectSession"]
+    assert authenticated["id"] == session["id"] and authenticated["label"] == "From the SDK"
+    assert "token" not in authenticated  # StackOne's authenticate answer carries none
 
     bamboo, hibob, other = (report["linked"][k] for k in ("bamboo", "hibob", "other"))
     assert calls["listLinkedAccounts"] == [bamboo, hibob, other]
@@ -129,6 +131,10 @@ def test_the_official_sdk_accepts_every_answer(sdk: Path, tmp_path: Path) -> Non
         "SDK Limited", "grace@sdk.example", "production",
     )  # fmt: skip
     assert calls["updateAccount (type only)"]["type"] == "test"
+    moved = calls["updateAccount (integration_id, shared)"]
+    assert (moved["provider"], moved["label"]) == ("bamboohr", "Moved")
+    assert calls["updateAccount back to hibob"]["provider"] == "hibob"
+    assert calls["createConnectSession (integration_id)"]["token"]
     assert calls["getAccountMetaInfo"]["provider"] == "hibob"
     assert calls["getAccountMetaInfo"]["category"] == "hris"
     connectors = {c["provider"]: c for c in calls["listConnectorsMeta"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 
@@ -98,11 +99,35 @@ def test_rotation_accepts_old_and_new_secret():
         assert post(client, body, sign(body, secret)).status_code == 200
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"account_id": "a"}', b"\xff\xfe"])
+@pytest.mark.parametrize("body", [b"{not json", b"[]", b"\xff\xfe"])
 def test_signed_but_invalid_payload_is_400(app, client, body):
     response = post(client, body)
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_payload"
+
+
+@pytest.mark.parametrize("body", [b'{"kind": "something.new"}', b'{"account_id": "a"}'])
+def test_signed_object_of_an_unknown_shape_is_acknowledged(app, client, body):
+    """A signed JSON object StackOne sends is never refused (a refusal would repeat on every
+    retry): it reaches ``webhook_received``, and no typed signal."""
+    received, typed = [], []
+    with (
+        webhook_received.connected_to(lambda sender, event: received.append(event), app),
+        account_created.connected_to(lambda sender, event: typed.append(event), app),
+        account_updated.connected_to(lambda sender, event: typed.append(event), app),
+        account_deleted.connected_to(lambda sender, event: typed.append(event), app),
+    ):
+        response = post(client, body)
+    assert response.status_code == 200 and response.get_json()["ok"] is True
+    assert [(event.type, event.raw) for event in received] == [("", json.loads(body))]
+    assert typed == []
+
+
+def test_unsigned_object_of_an_unknown_shape_is_401(app, client):
+    received = []
+    with webhook_received.connected_to(lambda sender, event: received.append(event), app):
+        response = post(client, b'{"kind": "something.new"}', signature=None)
+    assert response.status_code == 401 and received == []
 
 
 def test_no_secret_configured_is_503_even_in_debug_and_testing():

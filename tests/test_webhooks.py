@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 
 import pytest
 
@@ -130,12 +131,24 @@ def test_other_event_types_are_passed_on_not_refused():
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"not json", b"[]", b"42", b'{"account_id": "a"}', b'{"event": 5}', b'{"event": ""}',
-     b"\xff\xfe{}", b"[" * 100_000],
+    [b"", b"not json", b"[]", b"42", b"\xff\xfe{}", b"[" * 100_000],
 )  # fmt: skip
 def test_invalid_payloads(body):
     with pytest.raises(InvalidPayloadError):
         parse_event(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"account_id": "a"}', b'{"event": 5}', b'{"event": ""}', b'{"kind": "something.new"}'],
+)
+def test_any_json_object_is_an_event(body):
+    """StackOne adds kinds whose shapes no source shows: a JSON object without an ``event``
+    string is still an event, of type ``""``, with the whole body in ``raw``."""
+    event = parse_event(body)
+    assert type(event) is WebhookEvent
+    assert event.type == ""
+    assert event.raw == json.loads(body)
 
 
 def test_construct_event_verifies_before_parsing():

@@ -55,9 +55,7 @@ class Host:
             SECRET_KEY="widget-host-secret",
             STACKONE_API_KEY=API_KEY,
             STACKONE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-            STACKONE_SANDBOX=True,
-            STACKONE_SANDBOX_DELIVERY_BACKOFF=0.05,
-            **config,
+            **{"STACKONE_SANDBOX": True, "STACKONE_SANDBOX_DELIVERY_BACKOFF": 0.05, **config},
         )
         blueprint = make_blueprint()
         blueprint.owner_loader(lambda: self.owner)

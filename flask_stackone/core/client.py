@@ -21,7 +21,7 @@ import requests
 
 from ..__about__ import __version__
 from . import errors
-from .models import Account, ConnectorMeta, ConnectSession
+from .models import Account, AccountMeta, AuthenticatedSession, ConnectorMeta, ConnectSession
 
 log = logging.getLogger("flask_stackone.client")
 
@@ -138,8 +138,18 @@ class StackOneClient:
         label: str | None = None,
         type: str | None = None,
         connector_profile_id: str | None = None,
+        integration_id: str | None = None,
     ) -> ConnectSession:
-        """``POST /connect_sessions``. Fields left as ``None`` are not sent."""
+        """``POST /connect_sessions``. Fields left as ``None`` are not sent.
+
+        :param connector_profile_id: the connector profile to use; ``integration_id`` is its
+            older name, taken too and sent as ``connector_profile_id``.
+        :raises ValueError: both names given, with different values.
+        """
+        if integration_id is not None:
+            if connector_profile_id not in (None, integration_id):
+                raise ValueError("connector_profile_id and integration_id name one field")
+            connector_profile_id = integration_id
         body: dict[str, Any] = {
             "origin_owner_id": origin_owner_id,
             "origin_owner_name": origin_owner_name,
@@ -169,16 +179,30 @@ class StackOneClient:
             requested_at=requested_at,
         )
 
-    def authenticate_connect_session(self, token: str) -> dict[str, Any]:
-        """``POST /connect_sessions/authenticate``: what StackOne knows of a session token."""
+    def authenticate_connect_session(self, token: str) -> AuthenticatedSession:
+        """``POST /connect_sessions/authenticate``: what StackOne knows of a session token.
+
+        :returns: the session, without its token or auth link.
+        :raises InvalidRequestError: the token is unknown or expired (StackOne answers 400).
+        """
         data = self._json("POST", "/connect_sessions/authenticate", json={"token": token})
-        if not isinstance(data, dict):
-            raise errors.InvalidResponseError("StackOne's authenticate answer is not an object")
-        return data
+        if not isinstance(data, dict) or data.get("id") is None:
+            raise errors.InvalidResponseError("StackOne's authenticate answer has no id")
+        return AuthenticatedSession.from_api(data)
 
     def get_account(self, account_id: str) -> Account:
         """``GET /accounts/{id}``. Raises :class:`~flask_stackone.errors.NotFoundError`."""
         return self._account(self._json("GET", f"/accounts/{_segment(account_id)}"))
+
+    def get_account_meta(self, account_id: str) -> AccountMeta:
+        """``GET /accounts/{id}/meta``: the account's connector, category and data models.
+
+        :raises NotFoundError: no such account.
+        """
+        data = self._json("GET", f"/accounts/{_segment(account_id)}/meta")
+        if not isinstance(data, dict):
+            raise errors.InvalidResponseError("StackOne's account meta answer is not an object")
+        return AccountMeta.from_api(data)
 
     def delete_account(self, account_id: str) -> Account:
         """``DELETE /accounts/{id}``; returns the deleted account."""
@@ -192,6 +216,8 @@ class StackOneClient:
         self,
         *,
         owner_id: str | None = None,
+        owner_ids: Iterable[str] | None = None,
+        account_ids: Iterable[str] | None = None,
         providers: Iterable[str] | None = None,
         status: Iterable[str] | None = None,
         page_size: int = 25,
@@ -200,7 +226,9 @@ class StackOneClient:
         than ``page_size`` (StackOne gives no total). The pages are read as the iteration
         goes; :meth:`list_accounts` reads them all at once.
 
-        :param owner_id: only this owner's accounts (``origin_owner_id``, your ``Owner.id``).
+        :param owner_id: only this owner's accounts (``origin_owner_id``, your ``Owner.id``);
+            ``owner_ids`` several (StackOne's ``origin_owner_ids``).
+        :param account_ids: only these accounts.
         :param providers: only these connectors (``"bamboohr"`` ...).
         :param status: only accounts with one of these statuses.
         :param page_size: accounts per request.
@@ -210,6 +238,10 @@ class StackOneClient:
         params: dict[str, Any] = {"page_size": page_size}
         if owner_id is not None:
             params["origin_owner_id"] = owner_id
+        if owner_ids:
+            params["origin_owner_ids"] = list(owner_ids)
+        if account_ids:
+            params["account_ids"] = list(account_ids)
         if providers:
             params["providers"] = list(providers)
         if status:

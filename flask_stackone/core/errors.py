@@ -126,7 +126,7 @@ class SignatureVerificationError(WebhookError):
 
 
 class InvalidPayloadError(WebhookError):
-    """The body was correctly signed but is not a JSON object with an ``event`` string."""
+    """The body was correctly signed but is not a JSON object."""
 
     code = "invalid_payload"
 

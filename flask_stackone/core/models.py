@@ -126,6 +126,74 @@ class ConnectSession:
 
 
 @dataclass(frozen=True)
+class AuthenticatedSession:
+    """What StackOne knows of a session token (``POST /connect_sessions/authenticate``): the
+    session without its token or auth link. ``latest_connection_attempt`` is kept as sent."""
+
+    id: str
+    organization_id: str | None = None
+    project_id: str | None = None
+    origin_owner_id: str | None = None
+    origin_owner_name: str | None = None
+    origin_username: str | None = None
+    provider: str | None = None
+    categories: tuple[str, ...] = ()
+    account_id: str | None = None
+    label: str | None = None
+    type: str | None = None
+    metadata: dict[str, Any] | None = field(default=None, repr=False)
+    connector_profile_id: str | None = None
+    created_at: datetime | None = None
+    latest_connection_attempt: dict[str, Any] | None = field(default=None, repr=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> AuthenticatedSession:
+        """Build from StackOne's answer; ``integration_id`` (the older name) is read as
+        ``connector_profile_id``."""
+        metadata, attempt = data.get("metadata"), data.get("latest_connection_attempt")
+        profile = data.get("connector_profile_id") or data.get("integration_id")
+        return cls(
+            id=str(data["id"]),
+            organization_id=_str_or_none(data.get("organization_id")),
+            project_id=_str_or_none(data.get("project_id")),
+            origin_owner_id=_str_or_none(data.get("origin_owner_id")),
+            origin_owner_name=_str_or_none(data.get("origin_owner_name")),
+            origin_username=_str_or_none(data.get("origin_username")),
+            provider=_str_or_none(data.get("provider")),
+            categories=tuple(str(c) for c in data.get("categories") or ()),
+            account_id=_str_or_none(data.get("account_id")),
+            label=_str_or_none(data.get("label")),
+            type=_str_or_none(data.get("type")),
+            metadata=dict(metadata) if isinstance(metadata, dict) else None,
+            connector_profile_id=_str_or_none(profile),
+            created_at=parse_datetime(data.get("created_at")),
+            latest_connection_attempt=dict(attempt) if isinstance(attempt, dict) else None,
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class AccountMeta:
+    """An account's connector, category and data models (``GET /accounts/{id}/meta``)."""
+
+    provider: str | None = None
+    category: str | None = None
+    models: dict[str, Any] = field(default_factory=dict, repr=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> AccountMeta:
+        models = data.get("models")
+        return cls(
+            provider=_str_or_none(data.get("provider")),
+            category=_str_or_none(data.get("category")),
+            models=dict(models) if isinstance(models, dict) else {},
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
 class StatusReason:
     """Why an account is not ``active``: StackOne's ``{code, description, timestamp}``."""
 
@@ -188,19 +256,23 @@ class Account:
         )
 
     def summary(self) -> dict[str, Any]:
-        """What the browser may see: id, provider, status and the reasons for it."""
-        return {
+        """What the browser may see: id, provider, status and the reasons for it, and the
+        account's ``label`` and ``type`` when it has them."""
+        shown: dict[str, Any] = {
             "id": self.id,
             "provider": self.provider,
             "status": self.status,
             "status_reasons": [asdict(r) for r in self.status_reasons],
         }
+        shown.update({k: v for k, v in (("label", self.label), ("type", self.type)) if v})
+        return shown
 
 
 @dataclass(frozen=True, kw_only=True)
 class WebhookEvent:
     """A verified webhook event of any type (``hris_employees.updated``, ...).
 
+    ``type`` is the body's ``event`` string, ``""`` when it has none (``raw`` holds the body).
     ``delivery_key`` is the sha256 of the raw body: equal bodies are one delivery.
     ``source`` is ``"webhook"``, ``"hub"`` for a success confirmed from the page, or
     ``"app"`` for a disconnection made through the app's disconnect route.
@@ -221,11 +293,18 @@ class WebhookEvent:
 
 @dataclass(frozen=True, kw_only=True)
 class AccountEvent(WebhookEvent):
-    """``account.created``, ``account.updated`` or ``account.deleted``, with the owner."""
+    """``account.created``, ``account.updated`` or ``account.deleted``, with the owner.
+
+    ``label`` and ``account_type`` (``production`` or ``test``) are the account's, when the
+    event's source read the account (a confirm from the page); StackOne's webhook body
+    carries neither.
+    """
 
     owner_id: str | None = None
     owner_name: str | None = None
     username: str | None = None
+    label: str | None = None
+    account_type: str | None = None
 
 
 @dataclass(frozen=True)

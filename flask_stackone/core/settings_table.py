@@ -155,6 +155,12 @@ SETTINGS: tuple[Setting, ...] = (
         "A CDN copy of the pinned Hub script (https).",
     ),
     Setting(
+        "HUB_APP_URL",
+        None,
+        parse.blank_is_none(parse.script_url),
+        "The Hub's app-url (its OAuth redirect host), where StackOne serves another region.",
+    ),
+    Setting(
         "PROVIDER_NAMES",
         None,
         parse.optional(parse.display_names),

@@ -11,7 +11,7 @@ import secrets
 from typing import Any
 
 from ..core.errors import FlaskStackOneError
-from .connectors import BY_KEY, Connector
+from .connectors import BY_INTEGRATION_ID, BY_KEY, Connector
 from .state import Sandbox, now_iso
 
 #: Statuses the dashboard can set (StackOne's set is open; these are today's).
@@ -152,6 +152,8 @@ def link(
         "_secret_keys": given,
         "_session_id": session["id"],
     }
+    if session.get("metadata") is not None:
+        account["metadata"] = session["metadata"]
     sandbox.store.save_account(account)
     sandbox.emit("account.created", account)
     return account
@@ -193,9 +195,12 @@ def set_status(sandbox: Sandbox, account: dict[str, Any], status: str) -> dict[s
 
 
 #: ``PatchAccountExternalDto``: every field optional and nullable (``null``: unchanged).
+#: Newer SDKs also send ``integration_id`` (the connector profile) and ``shared`` (a flag).
 PATCH_TEXT = ("origin_owner_id", "origin_owner_name", "origin_username", "label",
-              "provider", "type", "environment", "authentication_config_key")  # fmt: skip
+              "provider", "type", "environment", "authentication_config_key",
+              "integration_id")  # fmt: skip
 PATCH_OBJECTS = ("setup_information", "metadata", "secrets", "credentials")
+PATCH_FLAGS = ("shared",)
 
 
 def _patch_text(key: str, value: Any) -> str | None:
@@ -209,6 +214,8 @@ def _patch_text(key: str, value: Any) -> str | None:
         raise SandboxError(400, f"{key} must not be empty")
     if key == "provider" and value not in BY_KEY:
         raise SandboxError(400, f"provider {value[:100]!r} is not enabled for this project")
+    if key == "integration_id" and value and value not in BY_INTEGRATION_ID:
+        raise SandboxError(400, f"integration_id {value[:100]!r} is not a connector profile")
     if key == "type" and value not in ("production", "test"):
         raise SandboxError(400, "type must be one of production, test")
     return value or None
@@ -224,13 +231,16 @@ def update(sandbox: Sandbox, account: dict[str, Any], changes: Any) -> dict[str,
     """
     if not isinstance(changes, dict):
         raise SandboxError(400, "body must be a JSON object")
-    unknown = sorted(set(changes) - set(PATCH_TEXT) - set(PATCH_OBJECTS))
+    unknown = sorted(set(changes) - set(PATCH_TEXT) - set(PATCH_OBJECTS) - set(PATCH_FLAGS))
     if unknown:
         raise SandboxError(400, f"property {unknown[0][:100]} should not exist")
     changes = {k: v for k, v in changes.items() if v is not None}
     for key in PATCH_OBJECTS:
         if key in changes and not isinstance(changes[key], dict):
             raise SandboxError(400, f"{key} must be an object")
+    for key in PATCH_FLAGS:
+        if key in changes and not isinstance(changes[key], bool):
+            raise SandboxError(400, f"{key} must be a boolean")
     texts = {k: _patch_text(k, changes[k]) for k in PATCH_TEXT if k in changes}
     if "label" in changes and isinstance(changes["label"], dict):
         del texts["label"]
@@ -245,6 +255,15 @@ def update(sandbox: Sandbox, account: dict[str, Any], changes: Any) -> dict[str,
             provider_name=connector.name,
             _integration_id=connector.integration_id,
         )
+    if texts.get("integration_id"):
+        connector = BY_INTEGRATION_ID[texts["integration_id"]]  # type: ignore[index]
+        account.update(
+            provider=connector.key,
+            provider_name=connector.name,
+            _integration_id=connector.integration_id,
+        )
+    if "shared" in changes:
+        account["_shared"] = changes["shared"]
     if "environment" in texts:
         account["_environment"] = texts["environment"]
     if "authentication_config_key" in texts:

@@ -130,6 +130,9 @@ def _check_session_body(body: dict[str, Any]) -> dict[str, Any]:
         raise SandboxError(400, "multiple must be a boolean")
     if "type" in body and body["type"] not in ("production", "test"):
         raise SandboxError(400, "type must be one of production, test")
+    both = body.get("connector_profile_id"), body.get("integration_id")
+    if None not in both and both[0] != both[1]:
+        raise SandboxError(400, "connector_profile_id and integration_id differ")
     if "account_id" in body and sandbox().store.account(body["account_id"]) is None:
         raise SandboxError(404, "Account not found")
     return {**body, "expires_in": expires_in}
@@ -140,8 +143,6 @@ def create_connect_session() -> Response:
     require_api_key()
     body = _check_session_body(json_body())
     box = sandbox()
-    if "integration_id" in body:
-        body["connector_profile_id"] = body.pop("integration_id")
     data = {
         **body,
         "organization_id": box.organization_id,
@@ -153,13 +154,23 @@ def create_connect_session() -> Response:
 
 
 def authenticate_connect_session() -> Response:
-    """``POST /connect_sessions/authenticate`` -> 201 with the session of ``token``."""
+    """``POST /connect_sessions/authenticate`` -> 201 with the session of ``token``, as
+    StackOne answers it: without ``token`` and ``auth_link_url``, with the session's
+    ``latest_connection_attempt`` (``null`` before any)."""
     require_api_key()
     token = json_body().get("token")
     found = sandbox().store.live_session(token) if isinstance(token, str) else None
     if found is None:
         raise SandboxError(400, "Invalid or expired session token")
-    return answer(session_answer(found[0]), 201)
+    session = found[0]
+    data = {k: v for k, v in session.items() if v is not None and k not in ("multiple", "token")}
+    attempt = sandbox().store.latest_attempt(session["id"])
+    data["latest_connection_attempt"] = (
+        None
+        if attempt is None
+        else {"id": attempt["id"], "status": attempt["status"], "account_id": attempt["account_id"]}
+    )
+    return answer(data, 201)
 
 
 def _list_arg(name: str) -> list[str]:

@@ -204,6 +204,15 @@ class SandboxStore:
         rows = self._read("SELECT data FROM attempts WHERE id = ?", (attempt_id,))
         return json.loads(rows[0]["data"]) if rows else None
 
+    def latest_attempt(self, session_id: int) -> dict[str, Any] | None:
+        """The newest connection attempt of a session, or ``None``."""
+        rows = self._read(
+            "SELECT data FROM attempts WHERE session_id = ? ORDER BY created DESC, rowid DESC"
+            " LIMIT 1",
+            (session_id,),
+        )
+        return json.loads(rows[0]["data"]) if rows else None
+
     # -- webhook deliveries ----------------------------------------------------------------
 
     def enqueue(self, event: str, account_id: str | None, body: bytes) -> int:

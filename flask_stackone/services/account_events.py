@@ -35,6 +35,8 @@ def send_account_event(
         owner_id=account.origin_owner_id,
         owner_name=account.origin_owner_name,
         username=account.origin_username,
+        label=account.label,
+        account_type=account.type,
         event_date=datetime.now(timezone.utc),
         source=source,
         raw=account.raw,

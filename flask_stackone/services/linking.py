@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, TypedDict
 
@@ -46,6 +47,17 @@ class LinkOptions(TypedDict):
     #: ``True``: link another account even when the owner has one of this connector
     #: (StackOne otherwise re-links the existing one); ``None`` sends nothing.
     multiple: bool | None
+    #: The name the person gives the account (``None``: none).
+    label: str | None
+
+
+#: What the ``session_fields`` hook may add to a session: the fields the plugin does not set
+#: from the owner and the checked options itself.
+SESSION_FIELDS = frozenset({"label", "metadata", "type", "connector_profile_id"})
+#: StackOne's account types.
+ACCOUNT_TYPES = frozenset({"production", "test"})
+#: The longest label (StackOne's text fields take 255 characters).
+MAX_LABEL = 255
 
 
 def is_account_id(value: object) -> bool:
@@ -71,9 +83,29 @@ def current_owner(state: StackOneState) -> Owner | None:
     return owner
 
 
+def check_label(value: Any) -> str | None:
+    """A label: text of 1 to 255 characters without control characters, spaces trimmed;
+    ``None`` passes.
+
+    :raises InvalidOptionError: anything else (code ``invalid_label``).
+    """
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > MAX_LABEL
+        or any(ord(c) < 32 or ord(c) == 127 for c in value)
+    ):
+        raise InvalidOptionError(
+            f"label must be text of 1 to {MAX_LABEL} characters", code="invalid_label"
+        )
+    return value.strip()
+
+
 def check_options(settings: Settings, data: dict[str, Any]) -> LinkOptions:
-    """Validate ``provider``, ``categories``, ``account_id`` and ``multiple`` (the allow-lists
-    for the first two).
+    """Validate ``provider``, ``categories``, ``account_id``, ``multiple`` and ``label`` (the
+    allow-lists for the first two).
 
     :raises InvalidOptionError: naming the first bad option.
     """
@@ -120,6 +152,7 @@ def check_options(settings: Settings, data: dict[str, Any]) -> LinkOptions:
         "categories": categories or None,
         "account_id": account_id,
         "multiple": multiple or None,
+        "label": check_label(data.get("label")),
     }
 
 
@@ -140,23 +173,68 @@ def owned_account(state: StackOneState, owner: Owner, account_id: str) -> Accoun
     return account
 
 
+def session_fields(state: StackOneState, owner: Owner, options: LinkOptions) -> dict[str, Any]:
+    """The fields the host's ``session_fields`` hook adds to a session of ``owner``, checked:
+    ``label`` (text), ``metadata`` (an object), ``type`` (``production`` or ``test``),
+    ``connector_profile_id`` (text). Without a hook: only the options' ``label``.
+
+    :raises TypeError: the hook returned something else than a mapping of those fields.
+    """
+    fields: dict[str, Any] = {"label": options["label"]}
+    hook = state.session_fields()
+    if hook is None:
+        return fields
+    added = current_app.ensure_sync(hook)(owner, dict(options))
+    if added is None:
+        return fields
+    if not isinstance(added, Mapping):
+        raise TypeError(f"session_fields must return a mapping, not {type(added).__name__}")
+    unknown = sorted(set(added) - SESSION_FIELDS)
+    if unknown:
+        raise TypeError(
+            f"session_fields may set {', '.join(sorted(SESSION_FIELDS))}; not {unknown[0]!r}"
+        )
+    metadata, kind, profile = (added.get(k) for k in ("metadata", "type", "connector_profile_id"))
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise TypeError("session_fields: metadata must be a mapping")
+    if kind is not None and kind not in ACCOUNT_TYPES:
+        raise TypeError(f"session_fields: type must be one of {sorted(ACCOUNT_TYPES)}")
+    if profile is not None and not isinstance(profile, str):
+        raise TypeError("session_fields: connector_profile_id must be a string")
+    try:
+        label = check_label(added.get("label"))
+    except InvalidOptionError as exc:
+        raise TypeError(f"session_fields: {exc}") from None
+    return {
+        **fields,
+        **{k: v for k, v in added.items() if v is not None},
+        "label": label or options["label"],
+        **({"metadata": dict(metadata)} if metadata is not None else {}),
+    }
+
+
 def create_session(
     state: StackOneState,
     owner: Owner,
     expires_in: int,
     options: LinkOptions,
 ) -> ConnectSession:
-    """Create a Connect Session for ``owner`` with checked ``options`` and send the
-    ``connect_session_created`` audit signal.
+    """Create a Connect Session for ``owner`` with checked ``options`` and the host's
+    :func:`session_fields`, and send the ``connect_session_created`` audit signal.
 
     :raises ConfigurationError: no API key. :raises StackOneError: StackOne failed.
+    :raises TypeError: the ``session_fields`` hook returned something unusable.
     """
     session = state.client.create_connect_session(
         origin_owner_id=owner.id,
         origin_owner_name=owner.name,
         origin_username=owner.username,
         expires_in=expires_in,
-        **options,
+        provider=options["provider"],
+        categories=options["categories"],
+        account_id=options["account_id"],
+        multiple=options["multiple"],
+        **session_fields(state, owner, options),
     )
     signals.send(
         signals.connect_session_created,

@@ -29,7 +29,14 @@ from ..core import errors
 from ..core.client import is_loopback
 from ..core.errors import LinkError, LinkExpired, LinkRevoked
 from ..core.models import ConnectSession, Owner
-from .linking import LinkOptions, check_options, create_session, current_owner
+from .linking import (
+    LinkOptions,
+    check_options,
+    create_session,
+    current_owner,
+    is_account_id,
+    owned_account,
+)
 from .state import StackOneState, get_state
 
 log = logging.getLogger("flask_stackone")
@@ -105,6 +112,8 @@ class OnboardingGrant:
     :ivar link_id: the link's own id (yours, or a random one), to withdraw this one link;
         ``None`` for a link made before links had ids.
     :ivar issued_at: when the link was made (``None`` for such older links).
+    :ivar account_id: the account the link re-connects, or ``None``.
+    :ivar multiple: the link adds another account of a connector the owner has.
     """
 
     owner: Owner
@@ -113,6 +122,10 @@ class OnboardingGrant:
     expires_at: datetime
     link_id: str | None = None
     issued_at: datetime | None = None
+    #: The account the link re-connects (it must still be the owner's when opened).
+    account_id: str | None = None
+    #: ``True``: the link adds another account even when the owner has one of the connector.
+    multiple: bool = False
 
 
 def _now() -> float:
@@ -149,12 +162,12 @@ def _link_options(
     provider: str | None,
     categories: Iterable[str] | None,
     account_id: str | None = None,
+    multiple: bool = False,
 ) -> LinkOptions:
     if categories is not None and not isinstance(categories, str):
         categories = list(categories)
-    return check_options(
-        state.settings, {"provider": provider, "categories": categories, "account_id": account_id}
-    )
+    data = {"provider": provider, "categories": categories, "account_id": account_id}
+    return check_options(state.settings, {**data, "multiple": multiple})
 
 
 def _owner(owner: Owner) -> Owner:
@@ -172,6 +185,7 @@ def _prepare(
     provider: str | None,
     categories: Iterable[str] | None,
     account_id: str | None = None,
+    multiple: bool = False,
 ) -> tuple[StackOneState, int, LinkOptions]:
     """What both kinds of link start with: the state, the checked lifetime (``value`` or
     the ``setting``'s value) and the checked options."""
@@ -179,7 +193,7 @@ def _prepare(
     settings = state.settings
     lifetime = _lifetime(value, getattr(settings, setting), limit, settings.name(setting))
     _owner(owner)
-    return state, lifetime, _link_options(state, provider, categories, account_id)
+    return state, lifetime, _link_options(state, provider, categories, account_id, multiple)
 
 
 def create_auth_link(
@@ -189,6 +203,7 @@ def create_auth_link(
     expires_in: int | timedelta | None = None,
     *,
     account_id: str | None = None,
+    multiple: bool = False,
     blueprint: str = "stackone",
 ) -> AuthLink:
     """Create a StackOne Connect Session meant to be sent by email and return its auth link.
@@ -201,8 +216,11 @@ def create_auth_link(
     :param expires_in: seconds (or a ``timedelta``) the link works; default
         ``STACKONE_AUTH_LINK_EXPIRES_IN`` (5 days), at most :data:`MAX_AUTH_LINK_EXPIRES_IN`.
     :param account_id: re-authenticate this existing account instead of adding one.
+    :param multiple: add another account even when the owner has one of the connector
+        (StackOne otherwise re-links that one). Not with ``account_id``.
     :param blueprint: the name of the blueprint instance to use.
-    :raises InvalidOptionError: a bad provider, category, account id or lifetime.
+    :raises InvalidOptionError: a bad provider, category, account id, lifetime or
+        ``multiple``.
     :raises StackOneError: StackOne refused or could not be reached.
     :raises ConfigurationError: ``STACKONE_API_KEY`` is not set.
     """
@@ -215,6 +233,7 @@ def create_auth_link(
         provider,
         categories,
         account_id,
+        multiple,
     )
     session = create_session(state, owner, lifetime, options)
     if not session.auth_link_url or session.expires_at is None:
@@ -321,6 +340,8 @@ def onboarding_link(
     categories: Iterable[str] | None = None,
     base_url: str | None = None,
     link_id: str | None = None,
+    account_id: str | None = None,
+    multiple: bool = False,
     blueprint: str = "stackone",
 ) -> OnboardingLink:
     """A signed URL on this app (``/stackone/link/<signed>``) to put in an email.
@@ -337,12 +358,24 @@ def onboarding_link(
         ``STACKONE_PUBLIC_URL``, else ``SERVER_NAME``; see :func:`external_url`).
     :param link_id: this link's id (letters, digits, ``_``, ``-``; at most 64), to withdraw it
         later with ``STACKONE_ONBOARDING_LINK_CHECK``; default a random one.
+    :param account_id: re-connect this account of ``owner`` (checked with StackOne when the
+        link is used: another owner's account is refused).
+    :param multiple: add another account even when the owner has one of the connector.
     :returns: the URL with its expiry, an :class:`OnboardingLink` (a ``str``).
-    :raises InvalidOptionError: a bad provider, category, lifetime or link id.
+    :raises InvalidOptionError: a bad provider, category, lifetime, link id, account id or
+        ``multiple``.
     :raises ConfigurationError: no ``SECRET_KEY``, or no way to build an absolute URL.
     """
     state, lifetime, options = _prepare(
-        blueprint, "onboarding_max_age", max_age, MAX_ONBOARDING_AGE, owner, provider, categories
+        blueprint,
+        "onboarding_max_age",
+        max_age,
+        MAX_ONBOARDING_AGE,
+        owner,
+        provider,
+        categories,
+        account_id,
+        multiple,
     )
     if link_id is None:
         link_id = secrets.token_urlsafe(12)
@@ -365,6 +398,10 @@ def onboarding_link(
         payload["p"] = options["provider"]
     if options["categories"]:
         payload["c"] = options["categories"]
+    if options["account_id"]:
+        payload["a"] = options["account_id"]
+    if options["multiple"]:
+        payload["m"] = True
     signed = _serializer(state).dumps(payload)
     url = external_url(state, "onboarding_page", base_url, signed=signed)
     expires_at = datetime.fromtimestamp(now + lifetime, timezone.utc)
@@ -388,6 +425,7 @@ def read_onboarding_link(state: StackOneState, signed: str) -> OnboardingGrant:
     expires, username = data.get("e"), data.get("u")
     provider, categories = data.get("p"), data.get("c", [])
     link_id, issued = data.get("i"), data.get("t")
+    account_id, multiple = data.get("a"), data.get("m", False)
     try:
         owner = Owner(data.get("o"), data.get("n"), username)  # type: ignore[arg-type]
     except ValueError:
@@ -400,6 +438,9 @@ def read_onboarding_link(state: StackOneState, signed: str) -> OnboardingGrant:
         or not all(isinstance(c, str) for c in categories)
         or not (link_id is None or (isinstance(link_id, str) and LINK_ID.fullmatch(link_id)))
         or not (issued is None or (isinstance(issued, int) and not isinstance(issued, bool)))
+        or not (account_id is None or is_account_id(account_id))
+        or not isinstance(multiple, bool)
+        or (multiple and account_id is not None)
     ):
         raise LinkError("the link's payload is malformed")
     now = _now()
@@ -414,6 +455,8 @@ def read_onboarding_link(state: StackOneState, signed: str) -> OnboardingGrant:
         expires_at=datetime.fromtimestamp(expires, timezone.utc),
         link_id=link_id,
         issued_at=None if issued is None else datetime.fromtimestamp(issued, timezone.utc),
+        account_id=account_id,
+        multiple=multiple,
     )
 
 
@@ -466,13 +509,32 @@ def grant_options(state: StackOneState, grant: OnboardingGrant) -> LinkOptions:
 
     :raises InvalidOptionError: the link's connector is no longer offered.
     """
-    return _link_options(state, grant.provider, grant.categories or None)
+    return _link_options(
+        state, grant.provider, grant.categories or None, grant.account_id, grant.multiple
+    )
 
 
 def link_session(state: StackOneState, grant: OnboardingGrant) -> ConnectSession:
-    """A Connect Session for the link's owner, created now (the "Connect" click).
+    """A Connect Session for the link's owner, created now (the "Connect" click). A link
+    that re-connects an account first checks with StackOne that it is still the owner's.
 
+    :raises ForeignAccountError: the account now belongs to another owner.
+    :raises NotFoundError: StackOne has no such account any more.
     :raises InvalidOptionError, ConfigurationError, StackOneError: as :func:`create_session`.
     """
     options = grant_options(state, grant)
+    linked = linked_provider(state, grant)  # checked even when the link names a connector
+    options["provider"] = options["provider"] or linked
     return create_session(state, grant.owner, state.settings.session_expires_in, options)
+
+
+def linked_provider(state: StackOneState, grant: OnboardingGrant) -> str | None:
+    """For a link that re-connects an account: check with StackOne that the account is still
+    the link owner's, and return its connector. Other links: ``None``, no call.
+
+    :raises ForeignAccountError: the account belongs to another owner.
+    :raises NotFoundError: StackOne has no such account any more.
+    """
+    if grant.account_id is None:
+        return None
+    return owned_account(state, grant.owner, grant.account_id).provider

@@ -41,6 +41,7 @@ class Settings:
     delivery_lease: float
     hub_dir: str | None
     hub_script_url: str | None
+    hub_app_url: str | None
     provider_names: Mapping[str, str] | None
     brand_name: str | None
     brand_logo_url: str | None

@@ -7,7 +7,7 @@ changed afterwards. Nothing per-app is stored on the blueprint object itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 EXTENSION_KEY = "stackone"
 
 OwnerLoader = Callable[[], "Owner | None"]
+#: The host's ``session_fields`` hook: ``(owner, options) -> {label, metadata, type, ...}``.
+SessionFieldsHook = Callable[["Owner", Mapping[str, Any]], "Mapping[str, Any] | None"]
 
 #: Seconds StackOne's connectors meta (names, logos) is kept, and after a failed read.
 CONNECTORS_TTL = 600.0
@@ -45,6 +47,7 @@ class StackOneState:
     :ivar blueprint_name: the blueprint's own name.
     :ivar owner_loader: returns the host's owner loader function (``None`` until decorated).
     :ivar loader_hint: how the host names the decorator, for error messages.
+    :ivar session_fields: returns the host's ``session_fields`` hook (``None`` when none).
     :ivar sandbox_path: where the sandbox is mounted on the app, when it is on.
     :ivar connectors: StackOne's connectors meta by provider key, cached (the accounts
         panel's names and logos).
@@ -56,6 +59,7 @@ class StackOneState:
     delivery_store: DeliveryStore
     owner_loader: Callable[[], OwnerLoader | None]
     loader_hint: str
+    session_fields: Callable[[], SessionFieldsHook | None] = lambda: None
     api_client: StackOneClient | None = field(default=None, repr=False)
     sandbox_path: str | None = None
     connectors: TimedValue[dict[str, ConnectorMeta]] = field(

@@ -41,7 +41,7 @@ def handle_delivery(
     :returns: ``"handled"``, or ``"duplicate"`` when the store saw it done before.
     :raises ConfigurationError: no webhook secret is configured (never accept unsigned).
     :raises SignatureVerificationError: the signature matches no secret.
-    :raises InvalidPayloadError: signed, but not a webhook event.
+    :raises InvalidPayloadError: signed, but not a JSON object.
     :raises StaleEventError: signed, but sent longer ago than ``STACKONE_WEBHOOK_MAX_AGE``
         (or dated in the future): a replay the delivery store may have forgotten.
     :raises DeliveryInProgress: another worker still holds it after ``STACKONE_DELIVERY_WAIT``.

@@ -52,13 +52,14 @@ def hub_source(state: StackOneState) -> tuple[str, str] | None:
 def hub_urls(state: StackOneState) -> tuple[str | None, str | None]:
     """The Hub's ``base-url`` and ``app-url``; ``None`` keeps the Hub's defaults.
 
-    In sandbox mode both point at the sandbox, as this browser reaches it.
+    In sandbox mode both point at the sandbox, as this browser reaches it; otherwise the
+    ``app-url`` is ``STACKONE_HUB_APP_URL`` when set.
     """
     if state.sandbox_path is not None:
         sandbox_url = request.root_url.rstrip("/") + state.sandbox_path
         return sandbox_url, sandbox_url
     api_url = state.settings.api_url.rstrip("/")
-    return (None if api_url == DEFAULT_API_URL else api_url), None
+    return (None if api_url == DEFAULT_API_URL else api_url), state.settings.hub_app_url
 
 
 def render_hub(
@@ -77,6 +78,10 @@ def render_hub(
     confirm: bool = True,
     blueprint: str | None = None,
     multiple: bool = False,
+    label: str | None = None,
+    show_footer_links: bool | None = None,
+    on_close_label: str | None = None,
+    debug: bool = False,
 ) -> Markup:
     """Render the widget. See docs/widget.md for every option.
 
@@ -96,6 +101,11 @@ def render_hub(
         and Hub script to use (default: the first one registered, ``blueprint_name``).
     :param multiple: link one more account even when the owner already has one of the
         chosen connector (without it StackOne re-links the existing account).
+    :param label: the name of the account the person links (e.g. "Payroll, Germany"); the
+        ``session_fields`` hook may replace it.
+    :param show_footer_links: ``False`` hides the Hub's Terms and Privacy links.
+    :param on_close_label: the text of the Hub's Close button on its success screen.
+    :param debug: turn on the Hub's own debug logging (in the browser's console).
     :raises TypeError, ValueError: an option has the wrong type or form.
     """
     state = check.blueprint_state(blueprint_name, blueprint)
@@ -104,6 +114,7 @@ def render_hub(
         "categories": check.categories(categories),
         "account_id": check.text("account_id", account_id),
         "multiple": True if check.flag("multiple", multiple) else None,
+        "label": check.label(label),
     }
     if options["multiple"] and options["account_id"]:
         raise ValueError("stackone_hub(multiple=True) adds an account: not with account_id")
@@ -115,6 +126,13 @@ def render_hub(
         "theme": check.theme(theme),
         "redirect_to": check.text("redirect_to", redirect_to),
         "lazy": check.flag("lazy", lazy),
+        "show_footer_links": (
+            None
+            if show_footer_links is None
+            else check.flag("show_footer_links", show_footer_links)
+        ),
+        "on_close_label": check.text("on_close_label", on_close_label),
+        "debug": check.flag("debug", debug),
         "button_label": check.text("button_label", button_label) or "Connect an account",
         "nonce": check.text("nonce", nonce),
         "token_url": check.text("token_url", token_url) or url_for(f"{state.name}.connect_session"),

@@ -10,6 +10,8 @@ from typing import Any
 
 from flask import current_app, g
 
+from ..core.errors import InvalidOptionError
+from ..services.linking import check_label
 from ..services.state import EXTENSION_KEY, StackOneState
 
 #: A CSS length, matched against the whole value (``fullmatch``).
@@ -23,6 +25,19 @@ def text(name: str, value: Any, macro: str = "stackone_hub") -> str | None:
     if not isinstance(value, str):
         raise TypeError(f"{macro}({name}=...) must be a string, got {type(value).__name__}")
     return value
+
+
+def label(value: Any, macro: str = "stackone_hub") -> str | None:
+    """An account label, checked as the token route checks it.
+
+    :raises TypeError: not a string. :raises ValueError: empty, too long or with control
+        characters.
+    """
+    value = text("label", value, macro)
+    try:
+        return check_label(value)
+    except InvalidOptionError as exc:
+        raise ValueError(f"{macro}(label=...): {exc}") from None
 
 
 def categories(value: str | Iterable[str] | None, macro: str = "stackone_hub") -> list[str] | None:

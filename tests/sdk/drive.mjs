@@ -19,8 +19,23 @@ const errors = require("@stackone/stackone-client-ts/sdk/models/errors/index.js"
 // string; this SDK release (4.28.0) still declares a number. Only that field, only in the
 // two connect-session answers that carry it.
 const SESSION_PATHS = /\/connect_sessions(\/authenticate)?$/;
+// Fields a newer SDK sends that this release does not know (integration_id, shared): set
+// for one call by withFields(), added to that call's JSON body on its way out.
+let extraFields = null;
+async function withFields(fields, run) {
+  extraFields = fields;
+  try {
+    return await run();
+  } finally {
+    extraFields = null;
+  }
+}
 const httpClient = new HTTPClient({
   fetcher: async (request) => {
+    if (extraFields) {
+      const body = { ...(await request.clone().json()), ...extraFields };
+      request = new Request(request, { body: JSON.stringify(body) });
+    }
     const response = await fetch(request);
     if (!SESSION_PATHS.test(new URL(request.url).pathname) || !response.ok) {
       return response;
@@ -148,6 +163,25 @@ await call("updateAccount", async () =>
 await call("updateAccount (type only)", async () =>
   (await stackOne.accounts.updateAccount({ id: hibob, patchAccountExternalDto: { type: "test" } }))
     .linkedAccount,
+);
+await call("updateAccount (integration_id, shared)", async () =>
+  withFields({ integration_id: "sbx-bamboohr", shared: false, label: "Moved" }, async () =>
+    (await stackOne.accounts.updateAccount({ id: hibob, patchAccountExternalDto: {} })).linkedAccount,
+  ),
+);
+await call("updateAccount back to hibob", async () =>
+  withFields({ integration_id: "sbx-hibob" }, async () =>
+    (await stackOne.accounts.updateAccount({ id: hibob, patchAccountExternalDto: {} })).linkedAccount,
+  ),
+);
+await call("createConnectSession (integration_id)", async () =>
+  withFields({ integration_id: "cp_sdk" }, async () => {
+    const result = await stackOne.connectSessions.createConnectSession({
+      originOwnerId: "org_sdk_3",
+      originOwnerName: "Third SDK Ltd",
+    });
+    return result.connectSessionTokenAuthLink;
+  }),
 );
 await call("getAccountMetaInfo", async () =>
   (await stackOne.accounts.getAccountMetaInfo({ id: hibob })).linkedAccountMeta,

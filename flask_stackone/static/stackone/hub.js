@@ -24,6 +24,9 @@
   const EXPIRED_CHECK_MS = 1000;
   const EXPIRED_REFRESH_EVERY_MS = 60000;
   const MAX_TIMEOUT_MS = 2147483647;
+  // Where the Hub keeps a theme object and the light/dark mode it last rendered; it merges
+  // both into every later render on this origin.
+  const THEME_KEYS = ["malachite-custom-theme", "malachite-theme-mode"];
   // A failed background renewal is retried after 1 s, 2 s, 4 s ... at most 30 s apart.
   const RETRY_FIRST_MS = 1000;
   const RETRY_MAX_MS = 30000;
@@ -197,7 +200,16 @@
         "app-url": this.data.appUrl,
         theme: this.data.theme,
         "account-id": this.data.accountId,
+        "show-footer-links": this.data.showFooterLinks,
+        "on-close-label": this.data.onCloseLabel,
+        debug: this.data.debug,
       };
+      // Exactly the theme this widget asks for: forget one another page of the site stored.
+      try {
+        for (const key of THEME_KEYS) window.localStorage.removeItem(key);
+      } catch (error) {
+        // Storage is blocked: then the Hub cannot have stored a theme either.
+      }
       for (const [name, value] of Object.entries(attributes)) {
         if (value) hub.setAttribute(name, value);
       }
