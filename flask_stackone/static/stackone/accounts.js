@@ -7,6 +7,8 @@
  * <dialog>; Disconnect asks for confirmation in place, then POSTs the disconnect route.
  * Each outcome is announced in the panel's aria-live region and dispatched as a DOM event:
  * `stackone:linked` (from the glue), `stackone:reconnected`, `stackone:disconnected`.
+ * The panel follows the page: when any other widget or panel on it links, re-connects or
+ * disconnects an account (those same events, bubbling to the document), it reloads its rows.
  * Requests and elements are made by common.js, served before this.
  * No inline handlers, no inline styles; plain JS, no build step.
  */
@@ -75,10 +77,14 @@
       this.hubRoot = null;
       this.context = null;
       this.announceTimer = 0;
+      this.followTimer = 0;
       root.addEventListener("click", (event) => this.onClick(event));
       root.addEventListener("keydown", (event) => this.onKeydown(event));
       root.addEventListener("error", (event) => this.onImageError(event), true);
       root.addEventListener("stackone:linked", (event) => this.onLinked(event));
+      for (const type of ["stackone:linked", "stackone:disconnected"]) {
+        document.addEventListener(type, (event) => this.onElsewhere(event));
+      }
       if (this.dialog) {
         // Escape: clean up at once, not in the later task where "close" fires.
         for (const type of ["cancel", "close"]) {
@@ -264,6 +270,14 @@
           : "";
       if (loaded) this.announce(done + status);
       this.focusAfter(account.id ? String(account.id) : context.accountId, "reconnect");
+    }
+
+    /** Another widget or panel of the page changed an account: show the list as it is now. */
+    onElsewhere(event) {
+      if (!this.root.isConnected || this.root.contains(event.target)) return;
+      window.clearTimeout(this.followTimer);
+      // Events that come together (a Hub's linked, then a panel's) reload the rows once.
+      this.followTimer = window.setTimeout(() => this.refresh(), 0);
     }
 
     // -- the list ----------------------------------------------------------------------------
