@@ -76,17 +76,53 @@ def row(item: LinkedAccount) -> dict[str, Any]:
 #: The buttons a row can have.
 ROW_ACTIONS = ("reconnect", "disconnect")
 
+#: The panel's own classes for each kind of its buttons: ``plain`` (re-connect, cancel, close,
+#: try again), ``primary`` (add), ``danger`` (disconnect) and ``confirm`` (yes, disconnect).
+BUTTON_CLASSES = {
+    "plain": "stackone-button",
+    "primary": "stackone-button stackone-button--primary",
+    "danger": "stackone-button stackone-button--danger",
+    "confirm": "stackone-button stackone-button--danger-solid",
+}
+#: Marks a button that wears the host's classes: the panel's style sheet leaves it alone.
+HOST_BUTTON = "stackone-host-button"
 
-def render_rows(items: Iterable[LinkedAccount], actions: Iterable[str] = ROW_ACTIONS) -> str:
+
+def button_classes(
+    plain: str | None = None, primary: str | None = None, danger: str | None = None
+) -> dict[str, str]:
+    """The ``class`` of each kind of button (:data:`BUTTON_CLASSES`).
+
+    :param plain: the host's classes for every button (``"btn btn-secondary"``).
+    :param primary: the host's classes for **Add** (default: ``plain``).
+    :param danger: the host's classes for **Disconnect** and its confirmation (default:
+        ``plain``).
+    :returns: the host's classes after :data:`HOST_BUTTON` where given, else the panel's own.
+    """
+    host = {"plain": plain, "primary": primary or plain, "danger": danger or plain}
+    host["confirm"] = host["danger"]
+    return {
+        kind: f"{HOST_BUTTON} {host[kind]}" if host[kind] else own
+        for kind, own in BUTTON_CLASSES.items()
+    }
+
+
+def render_rows(
+    items: Iterable[LinkedAccount],
+    actions: Iterable[str] = ROW_ACTIONS,
+    buttons: Mapping[str, str] = BUTTON_CLASSES,
+) -> str:
     """The panel's rows (``<li>`` elements) for ``items``, with the buttons among
-    :data:`ROW_ACTIONS` named in ``actions``; the panel renders them, and the list route
-    answers them to the panel's script."""
+    :data:`ROW_ACTIONS` named in ``actions``, of the classes ``buttons`` (see
+    :func:`button_classes`); the panel renders them, and the list route answers them to the
+    panel's script."""
     chosen = set(actions)
     return render_template(
         "stackone/_account_rows.html",
         rows=[row(item) for item in items],
         can_reconnect="reconnect" in chosen,
         can_disconnect="disconnect" in chosen,
+        buttons=buttons,
     )
 
 
@@ -129,6 +165,9 @@ def render_accounts(
     id: str | None = None,
     server_render: bool = True,
     stylesheet: bool = True,
+    button_class: str | None = None,
+    primary_button_class: str | None = None,
+    danger_button_class: str | None = None,
     blueprint: str | None = None,
 ) -> Markup:
     """Render the accounts panel. See docs/accounts-panel.md for every option.
@@ -149,6 +188,11 @@ def render_accounts(
     :param server_render: read the list while rendering the page (default); ``False``
         leaves it to the script, so the page never waits for StackOne.
     :param stylesheet: link the panel's default style sheet (``False``: style it yourself).
+    :param button_class: your own classes for every button of the panel (``"btn
+        btn-secondary"``); such buttons are left to your style sheets.
+    :param primary_button_class: your classes for **Add** (default: ``button_class``).
+    :param danger_button_class: your classes for **Disconnect** and its confirmation
+        (default: ``button_class``).
     :param blueprint: the registered name of the StackOne blueprint to use.
     :raises TypeError, ValueError: an option has the wrong type or form, or names a
         provider or category this app does not offer.
@@ -183,9 +227,15 @@ def render_accounts(
     if problem in ("signed_out", "not_configured"):
         can_add = can_reconnect = False  # nothing to offer until that changes
     can_disconnect = check.flag("allow_disconnect", allow_disconnect, MACRO)
-    buttons = {"reconnect": can_reconnect, "disconnect": can_disconnect}
-    actions = [name for name in ROW_ACTIONS if buttons[name]]
+    shown = {"reconnect": can_reconnect, "disconnect": can_disconnect}
+    actions = [name for name in ROW_ACTIONS if shown[name]]
     panel_id = check.element_id(check.text("id", id, MACRO), "stackone-accounts")
+    host_classes = {
+        "button_class": check.text("button_class", button_class, MACRO),
+        "primary_button_class": check.text("primary_button_class", primary_button_class, MACRO),
+        "danger_button_class": check.text("danger_button_class", danger_button_class, MACRO),
+    }
+    buttons = button_classes(*host_classes.values())
     context: dict[str, Any] = {
         "id": panel_id,
         "rows": rows,
@@ -201,12 +251,16 @@ def render_accounts(
         "install_command": INSTALL_COMMAND,
         "nonce": check.text("nonce", nonce, MACRO),
         "stylesheet": check.flag("stylesheet", stylesheet, MACRO),
+        "buttons": buttons,
         "list_url": url_for(
             f"{state.name}.list_accounts",
             provider=options["provider"],
             categories=",".join(options["categories"] or ()) or None,
             # the rows the script asks for have this panel's buttons (all by default)
             actions=None if len(actions) == len(ROW_ACTIONS) else " ".join(actions),
+            # and its buttons' classes
+            button_class=host_classes["button_class"],
+            danger_button_class=host_classes["danger_button_class"],
         ),
         "disconnect_url": url_for(
             f"{state.name}.disconnect_account", account_id=ACCOUNT_PLACEHOLDER

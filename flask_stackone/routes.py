@@ -230,7 +230,8 @@ def list_accounts() -> Response:
     owner's linked accounts, read from StackOne, with their connectors' names and logos.
 
     Answers JSON; asked for ``text/html`` (the accounts panel's script), the panel's rows,
-    with the buttons named in the query's ``actions`` (``reconnect disconnect`` by default).
+    with the buttons named in the query's ``actions`` (``reconnect disconnect`` by default),
+    of the host's classes in ``button_class`` and ``danger_button_class`` when given.
     """
     state, owner = _signed_in()
     if request.method == "POST":
@@ -241,7 +242,12 @@ def list_accounts() -> Response:
     listed = accounts.list_owner_accounts(state, owner, **accounts.list_options(state, data))
     if request.accept_mimetypes.best == "text/html":
         actions = request.args.get("actions", " ".join(accounts_panel.ROW_ACTIONS)).split()
-        response = Response(accounts_panel.render_rows(listed, actions), mimetype="text/html")
+        buttons = accounts_panel.button_classes(
+            plain=request.args.get("button_class") or None,
+            danger=request.args.get("danger_button_class") or None,
+        )
+        rows = accounts_panel.render_rows(listed, actions, buttons)
+        response = Response(rows, mimetype="text/html")
     else:
         response = jsonify(accounts=[item.as_json() for item in listed])
     response.headers["Cache-Control"] = "no-store"

@@ -25,8 +25,9 @@
   const PLACEHOLDER = "ACCOUNT_ID";
   let confirmCount = 0;
 
-  function button(label, action, className) {
-    const node = element("button", `stackone-button${className ? ` ${className}` : ""}`, label);
+  /** A button of the panel; `classes` is the class attribute of its kind (data-buttons). */
+  function button(label, action, classes) {
+    const node = element("button", classes || "stackone-button", label);
     node.type = "button";
     node.setAttribute("data-stackone-action", action);
     return node;
@@ -67,6 +68,7 @@
       const data = root.dataset;
       this.hub = this.json(data.hub);
       this.addOptions = this.json(data.addOptions);
+      this.buttons = this.json(data.buttons);
       this.list = root.querySelector(".stackone-accounts-list");
       this.empty = root.querySelector(".stackone-accounts-empty");
       this.header = root.querySelector(".stackone-accounts-header");
@@ -274,7 +276,8 @@
 
     /** Another widget or panel of the page changed an account: show the list as it is now. */
     onElsewhere(event) {
-      if (!this.root.isConnected || this.root.contains(event.target)) return;
+      // The path as dispatched: this panel's own Hub may be gone from the page by now.
+      if (!this.root.isConnected || event.composedPath().includes(this.root)) return;
       window.clearTimeout(this.followTimer);
       // Events that come together (a Hub's linked, then a panel's) reload the rows once.
       this.followTimer = window.setTimeout(() => this.refresh(), 0);
@@ -310,7 +313,7 @@
       box.setAttribute("role", "alert");
       box.appendChild(element("p", null, text));
       const status = error instanceof RequestError ? error.status : 0;
-      if (status === 0 || status >= 500) box.appendChild(button("Try again", "retry"));
+      if (status === 0 || status >= 500) box.appendChild(button("Try again", "retry", this.buttons.plain));
       this.announcer.after(box);
       this.root.dataset.problem = "failed";
       this.updateEmpty();
@@ -348,9 +351,9 @@
       const confirm = element("div", "stackone-account-confirm");
       confirm.setAttribute("role", "group");
       confirm.setAttribute("aria-labelledby", question.id);
-      const yes = button("Yes, disconnect", "confirm-disconnect", "stackone-button--danger-solid");
+      const yes = button("Yes, disconnect", "confirm-disconnect", this.buttons.confirm);
       yes.setAttribute("aria-label", `Yes, disconnect ${name}`);
-      const no = button("Cancel", "cancel-disconnect");
+      const no = button("Cancel", "cancel-disconnect", this.buttons.plain);
       confirm.append(question, yes, no);
       actions.hidden = true;
       actions.after(confirm);
