@@ -69,5 +69,22 @@
     return node;
   }
 
-  window.StackOneCommon = Object.freeze({ RequestError, request, element });
+  /**
+   * The messages the server rendered into a data attribute (JSON, in the page's language).
+   * Returns `text(key, values)`: the message with its `%(name)s` filled from `values`.
+   */
+  function messages(json) {
+    let table = {};
+    try {
+      table = JSON.parse(json || "{}") || {};
+    } catch (error) {
+      table = {};
+    }
+    return (key, values = {}) =>
+      String(table[key] || key).replace(/%\((\w+)\)s/g, (match, name) =>
+        name in values ? String(values[name]) : match,
+      );
+  }
+
+  window.StackOneCommon = Object.freeze({ RequestError, request, element, messages });
 })();
