@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, render_template, url_for
@@ -23,6 +23,7 @@ from .core.connectors import monogram
 from .core.errors import FlaskStackOneError
 from .core.hub_script import INSTALL_COMMAND
 from .error_answers import answer_for
+from .i18n import N_, Translator, translator
 from .services import accounts, linking
 from .services.accounts import LinkedAccount
 from .services.state import StackOneState
@@ -30,13 +31,22 @@ from .widget import options as check
 from .widget.assets import glue_url, package_file_url
 from .widget.csrf import csrf_token
 from .widget.macro import ACCOUNT_PLACEHOLDER, hub_source, hub_urls
+from .widget.messages import GLUE_MESSAGES, PANEL_MESSAGES
 
 log = logging.getLogger("flask_stackone")
 
 MACRO = "stackone_accounts"
-DEFAULT_TITLE = "Connected systems"
-DEFAULT_EMPTY_TEXT = "No systems connected yet."
-DEFAULT_ADD_LABEL = "Add a connection"
+DEFAULT_TITLE = N_("Connected systems")
+DEFAULT_EMPTY_TEXT = N_("No systems connected yet.")
+DEFAULT_ADD_LABEL = N_("Add a connection")
+#: The labels of the statuses StackOne documents (translated when shown).
+STATUS_LABELS = {
+    "active": N_("Active"),
+    "inactive": N_("Inactive"),
+    "error": N_("Error"),
+    "pending": N_("Pending"),
+    "": N_("Unknown"),
+}
 
 
 def register(app: Flask, blueprint_name: str) -> None:
@@ -48,28 +58,30 @@ def register(app: Flask, blueprint_name: str) -> None:
 
 
 def status_label(status: str | None) -> str:
-    """``"active"`` -> ``Active``; an unknown status is shown as it is, capitalised."""
-    if not status:
-        return "Unknown"
-    text = status.replace("_", " ").strip()
+    """``"active"`` -> ``Active`` (in English: the template translates it); another status
+    is shown as it is, capitalised."""
+    known = STATUS_LABELS.get(status or "")
+    if known is not None:
+        return known
+    text = (status or "").replace("_", " ").strip()
     return text[:1].upper() + text[1:]
 
 
-def time_text(moment: datetime | None) -> str | None:
-    """A readable UTC time for the page before its script localises it."""
+def time_text(moment: datetime | None, words: Translator) -> str | None:
+    """A readable UTC time, in the request's language, for the page before its script
+    shows it in the reader's time zone."""
     if moment is None:
         return None
-    utc = moment.astimezone(timezone.utc)
-    return f"{utc.day} {utc:%b %Y, %H:%M} UTC"
+    return words.datetime(moment, "{0.day} {0:%b %Y, %H:%M}") + " UTC"
 
 
-def row(item: LinkedAccount) -> dict[str, Any]:
+def row(item: LinkedAccount, words: Translator) -> dict[str, Any]:
     """One account as the template renders it (the JSON of the list route, and more)."""
     data = item.as_json()
     data["monogram"] = monogram(item.name)
     data["status_label"] = status_label(item.account.status)
-    data["created_text"] = time_text(item.account.created_at)
-    data["updated_text"] = time_text(item.account.updated_at)
+    data["created_text"] = time_text(item.account.created_at, words)
+    data["updated_text"] = time_text(item.account.updated_at, words)
     data["title"] = f"{item.name} ({item.account.label})" if item.account.label else item.name
     return data
 
@@ -77,17 +89,55 @@ def row(item: LinkedAccount) -> dict[str, Any]:
 #: The buttons a row can have.
 ROW_ACTIONS = ("reconnect", "disconnect")
 
+#: The panel's own classes for each kind of its buttons: ``plain`` (re-connect, cancel, close,
+#: try again), ``primary`` (add), ``danger`` (disconnect) and ``confirm`` (yes, disconnect).
+BUTTON_CLASSES = {
+    "plain": "stackone-button",
+    "primary": "stackone-button stackone-button--primary",
+    "danger": "stackone-button stackone-button--danger",
+    "confirm": "stackone-button stackone-button--danger-solid",
+}
+#: Marks a button that wears the host's classes: the panel's style sheet leaves it alone.
+HOST_BUTTON = "stackone-host-button"
 
-def render_rows(items: Iterable[LinkedAccount], actions: Iterable[str] = ROW_ACTIONS) -> str:
-    """The panel's rows (``<li>`` elements) for ``items``, with the buttons among
-    :data:`ROW_ACTIONS` named in ``actions``; the panel renders them, and the list route
-    answers them to the panel's script."""
+
+def button_classes(
+    plain: str | None = None, primary: str | None = None, danger: str | None = None
+) -> dict[str, str]:
+    """The ``class`` of each kind of button (:data:`BUTTON_CLASSES`).
+
+    :param plain: the host's classes for every button (``"btn btn-secondary"``).
+    :param primary: the host's classes for **Add** (default: ``plain``).
+    :param danger: the host's classes for **Disconnect** and its confirmation (default:
+        ``plain``).
+    :returns: the host's classes after :data:`HOST_BUTTON` where given, else the panel's own.
+    """
+    host = {"plain": plain, "primary": primary or plain, "danger": danger or plain}
+    host["confirm"] = host["danger"]
+    return {
+        kind: f"{HOST_BUTTON} {host[kind]}" if host[kind] else own
+        for kind, own in BUTTON_CLASSES.items()
+    }
+
+
+def render_rows(
+    items: Iterable[LinkedAccount],
+    words: Translator,
+    actions: Iterable[str] = ROW_ACTIONS,
+    buttons: Mapping[str, str] = BUTTON_CLASSES,
+) -> str:
+    """The panel's rows (``<li>`` elements) for ``items`` in the language of ``words``, with
+    the buttons among :data:`ROW_ACTIONS` named in ``actions``, of the classes ``buttons``
+    (see :func:`button_classes`); the panel renders them, and the list route answers them to
+    the panel's script."""
     chosen = set(actions)
     return render_template(
         "stackone/_account_rows.html",
-        rows=[row(item) for item in items],
+        _=words.markup,
+        rows=[row(item, words) for item in items],
         can_reconnect="reconnect" in chosen,
         can_disconnect="disconnect" in chosen,
+        buttons=buttons,
     )
 
 
@@ -97,14 +147,17 @@ def _heading_level(value: Any) -> int:
     return value
 
 
-def _load(state: StackOneState, options: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+def _load(
+    state: StackOneState, options: dict[str, Any], words: Translator
+) -> tuple[list[dict[str, Any]], str | None]:
     """``(rows, problem)``: the owner's accounts, or why there are none to show."""
     try:
         owner = linking.current_owner(state)
         if owner is None:
             return [], "signed_out"
         state.require_client()
-        return [row(item) for item in accounts.list_owner_accounts(state, owner, **options)], None
+        listed = accounts.list_owner_accounts(state, owner, **options)
+        return [row(item, words) for item in listed], None
     except FlaskStackOneError as exc:
         answer = answer_for(exc)
         if answer is None:
@@ -130,6 +183,9 @@ def render_accounts(
     id: str | None = None,
     server_render: bool = True,
     stylesheet: bool = True,
+    button_class: str | None = None,
+    primary_button_class: str | None = None,
+    danger_button_class: str | None = None,
     blueprint: str | None = None,
 ) -> Markup:
     """Render the accounts panel. See docs/accounts-panel.md for every option.
@@ -139,7 +195,9 @@ def render_accounts(
     :param allow_add: show the **Add** button (it opens the Hub).
     :param allow_reconnect: show **Re-connect** on each account (the Hub in edit mode).
     :param allow_disconnect: show **Disconnect** on each account (asks for confirmation).
-    :param title: the panel's heading (``None`` or ``""``: no visible heading).
+    :param title: the panel's heading (``None`` or ``""``: no visible heading). The default
+        texts of ``title``, ``empty_text`` and ``add_label`` are in the request's language
+        (see docs/language-and-styling.md); yours are shown as they are.
     :param heading_level: the heading's level, ``h2`` by default.
     :param empty_text: what the panel says when no account is linked.
     :param add_label: the **Add** button's text.
@@ -150,11 +208,17 @@ def render_accounts(
     :param server_render: read the list while rendering the page (default); ``False``
         leaves it to the script, so the page never waits for StackOne.
     :param stylesheet: link the panel's default style sheet (``False``: style it yourself).
+    :param button_class: your own classes for every button of the panel (``"btn
+        btn-secondary"``); such buttons are left to your style sheets.
+    :param primary_button_class: your classes for **Add** (default: ``button_class``).
+    :param danger_button_class: your classes for **Disconnect** and its confirmation
+        (default: ``button_class``).
     :param blueprint: the registered name of the StackOne blueprint to use.
     :raises TypeError, ValueError: an option has the wrong type or form, or names a
         provider or category this app does not offer.
     """
     state = check.blueprint_state(blueprint_name, blueprint, MACRO)
+    words = translator(state.settings)
     options = accounts.list_options(
         state,
         {
@@ -180,34 +244,49 @@ def render_accounts(
     rows: list[dict[str, Any]] = []
     problem: str | None = "loading"
     if check.flag("server_render", server_render, MACRO):
-        rows, problem = _load(state, options)
+        rows, problem = _load(state, options, words)
     if problem in ("signed_out", "not_configured"):
         can_add = can_reconnect = False  # nothing to offer until that changes
     can_disconnect = check.flag("allow_disconnect", allow_disconnect, MACRO)
-    buttons = {"reconnect": can_reconnect, "disconnect": can_disconnect}
-    actions = [name for name in ROW_ACTIONS if buttons[name]]
+    shown = {"reconnect": can_reconnect, "disconnect": can_disconnect}
+    actions = [name for name in ROW_ACTIONS if shown[name]]
     panel_id = check.element_id(check.text("id", id, MACRO), "stackone-accounts")
+    host_classes = {
+        "button_class": check.text("button_class", button_class, MACRO),
+        "primary_button_class": check.text("primary_button_class", primary_button_class, MACRO),
+        "danger_button_class": check.text("danger_button_class", danger_button_class, MACRO),
+    }
+    buttons = button_classes(*host_classes.values())
+    heading = check.text("title", title, MACRO)
     context: dict[str, Any] = {
+        "_": words.markup,
+        "locale": words.lang,
+        "messages": words.script_messages(PANEL_MESSAGES),
         "id": panel_id,
         "rows": rows,
         "problem": problem,
-        "title": check.text("title", title, MACRO),
+        "title": words.gettext(heading) if heading == DEFAULT_TITLE else heading,
         "level": _heading_level(heading_level),
-        "empty_text": check.text("empty_text", empty_text, MACRO) or DEFAULT_EMPTY_TEXT,
-        "add_label": check.text("add_label", add_label, MACRO) or DEFAULT_ADD_LABEL,
+        "empty_text": check.text("empty_text", empty_text, MACRO)
+        or words.gettext(DEFAULT_EMPTY_TEXT),
+        "add_label": check.text("add_label", add_label, MACRO) or words.gettext(DEFAULT_ADD_LABEL),
         "can_add": can_add,
         "can_reconnect": can_reconnect,
         "can_disconnect": can_disconnect,
         "hub_missing": hub_src is None and (allow_add or allow_reconnect),
-        "install_command": INSTALL_COMMAND,
+        "install_code": Markup("<code>{}</code>").format(INSTALL_COMMAND),
         "nonce": check.text("nonce", nonce, MACRO),
         "stylesheet": check.flag("stylesheet", stylesheet, MACRO),
+        "buttons": buttons,
         "list_url": url_for(
             f"{state.name}.list_accounts",
             provider=options["provider"],
             categories=",".join(options["categories"] or ()) or None,
             # the rows the script asks for have this panel's buttons (all by default)
             actions=None if len(actions) == len(ROW_ACTIONS) else " ".join(actions),
+            # and its buttons' classes
+            button_class=host_classes["button_class"],
+            danger_button_class=host_classes["danger_button_class"],
         ),
         "disconnect_url": url_for(
             f"{state.name}.disconnect_account", account_id=ACCOUNT_PLACEHOLDER
@@ -221,6 +300,7 @@ def render_accounts(
             "theme": check.theme(theme, MACRO),
             "base_url": base_url,
             "app_url": app_url,
+            "messages": words.script_messages(GLUE_MESSAGES),
         },
         "add_options": {k: v for k, v in hub_options.items() if v},
         "glue_src": glue_url(state.name),

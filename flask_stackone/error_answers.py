@@ -3,7 +3,9 @@
 For every error class: the HTTP status, the JSON ``{"error": code, "message": text}`` of the
 API routes (the code is the error's own ``code``), the page shown by the HTML endpoints (title
 and hint), the line logged, and the text the ``flask stackone`` commands print. The routes,
-the accounts panel and the CLI all read it through :func:`answer_for`. Browsers are never
+the accounts panel and the CLI all read it through :func:`answer_for`. The page's texts (and
+the messages shown as a page's text) are marked for the package's catalogue; the routes show
+them in the request's language. Browsers are never
 shown StackOne's own text, the API key or a webhook secret; the log line and the CLI text (for
 the developer) may name StackOne's message.
 """
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .core import errors
+from .i18n import N_
 
 log = logging.getLogger("flask_stackone")
 
@@ -26,8 +29,8 @@ STORE_RETRY_AFTER = 5
 Text = str | Callable[[Any], str]
 
 #: The page of a StackOne failure: the customer can only press Connect again.
-STACKONE_TITLE = "The connection service did not answer"
-STACKONE_HINT = "Please press Connect again shortly."
+STACKONE_TITLE = N_("The connection service did not answer")
+STACKONE_HINT = N_("Please press Connect again shortly.")
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class Row:
 
     status: int | Callable[[Any], int]
     message: Text | None = None
-    title: str = "This request was refused"
+    title: str = N_("This request was refused")
     hint: Text | None = None
     report: str = "{exc}"
     level: int | None = None
@@ -96,8 +99,8 @@ def _retry_after(seconds: float | None) -> dict[str, str]:
 TABLE: dict[type[errors.FlaskStackOneError], Row] = {
     errors.ConfigurationError: Row(
         503,
-        title="Linking is not available",
-        hint="Please try again later.",
+        title=N_("Linking is not available"),
+        hint=N_("Please try again later."),
         report="flask-stackone is not configured: {exc}",
         level=logging.ERROR,
     ),
@@ -112,8 +115,8 @@ TABLE: dict[type[errors.FlaskStackOneError], Row] = {
     errors.NotFoundError: Row(
         404,
         message="no such account",
-        title="This account was not found",
-        hint="Ask for a new link to connect an account.",
+        title=N_("This account was not found"),
+        hint=N_("Ask for a new link to connect an account."),
         report="StackOne has no such record: {exc}",
         level=logging.WARNING,
     ),
@@ -121,8 +124,8 @@ TABLE: dict[type[errors.FlaskStackOneError], Row] = {
     errors.SignatureVerificationError: Row(401, message="signature verification failed"),
     errors.InvalidOptionError: Row(
         400,
-        title="This connector is no longer offered",
-        hint="Ask for a new link to connect an account.",
+        title=N_("This connector is no longer offered"),
+        hint=N_("Ask for a new link to connect an account."),
     ),
     errors.RequestRefused: Row(400),
     errors.MissingHeaderError: Row(403),
@@ -133,17 +136,17 @@ TABLE: dict[type[errors.FlaskStackOneError], Row] = {
     errors.WrongOwnerError: Row(
         lambda exc: 403 if exc.signed_in else 401,
         message=lambda exc: (
-            "This link was sent to another organisation. Sign in with that account."
+            N_("This link was sent to another organisation. Sign in with that account.")
             if exc.signed_in
-            else "Sign in to your account, then open this link again."
+            else N_("Sign in to your account, then open this link again.")
         ),
-        title="You cannot use this link here",
+        title=N_("You cannot use this link here"),
     ),
     errors.CrossSiteError: Row(
         403,
         message="this form was posted from another site",
-        title="Please use the button on this site",
-        hint="Open the link from your email again.",
+        title=N_("Please use the button on this site"),
+        hint=N_("Open the link from your email again."),
         level=logging.WARNING,
         report="cross-site POST refused: {exc}",
     ),
@@ -157,21 +160,21 @@ TABLE: dict[type[errors.FlaskStackOneError], Row] = {
     errors.ReceiverError: Row(500),
     errors.LinkError: Row(
         400,
-        message="This link is not valid",
-        title="This link is not valid",
-        hint="The link may have been cut off or changed. Ask for a new one.",
+        message=N_("This link is not valid"),
+        title=N_("This link is not valid"),
+        hint=N_("The link may have been cut off or changed. Ask for a new one."),
     ),
     errors.LinkExpired: Row(
         410,
-        message="This link has expired",
-        title="This link has expired",
-        hint="Links to connect an account work for a limited time. Ask for a new one.",
+        message=N_("This link has expired"),
+        title=N_("This link has expired"),
+        hint=N_("Links to connect an account work for a limited time. Ask for a new one."),
     ),
     errors.LinkRevoked: Row(
         410,
-        message="This link was withdrawn",
-        title="This link was withdrawn",
-        hint="Whoever sent it has withdrawn it. Ask them for a new one.",
+        message=N_("This link was withdrawn"),
+        title=N_("This link was withdrawn"),
+        hint=N_("Whoever sent it has withdrawn it. Ask them for a new one."),
     ),
 }
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from flask import Response, current_app, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import accounts_panel
+from . import accounts_panel, i18n
 from .core import errors
 from .core.connectors import provider_name
 from .core.models import ConnectSession, Owner, format_datetime
@@ -56,9 +56,9 @@ def error_answer(exc: errors.FlaskStackOneError) -> Response:
         raise exc
     answer.log()
     if (request.endpoint or "").rpartition(".")[2] in HTML_ENDPOINTS:
-        return page(
-            "stackone/onboarding_error.html", answer.status, title=answer.title, message=answer.hint
-        )
+        words = i18n.translator(request_state().settings)
+        title, hint = words.gettext(answer.title), words.gettext(answer.hint)
+        return page("stackone/onboarding_error.html", answer.status, title=title, message=hint)
     return json_error(answer.status, answer.code, answer.message, **answer.headers)
 
 
@@ -81,9 +81,11 @@ def deny_framing(response: Response) -> Response:
 
 
 def page(template: str, status: int = 200, **context: Any) -> Response:
-    """An onboarding page (with the host's brand) that is never cached, indexed, framed, or
-    leaks its URL as a referrer."""
+    """An onboarding page (with the host's brand, in the request's language) that is never
+    cached, indexed, framed, or leaks its URL as a referrer."""
     settings = request_state().settings
+    words = i18n.translator(settings)
+    context.update(_=words.markup, lang=words.lang, words=words)
     context.setdefault("brand_name", settings.brand_name)
     context.setdefault("brand_logo_url", settings.brand_logo_url)
     response = Response(render_template(template, **context), status=status)
@@ -214,7 +216,8 @@ def list_accounts() -> Response:
     owner's linked accounts, read from StackOne, with their connectors' names and logos.
 
     Answers JSON; asked for ``text/html`` (the accounts panel's script), the panel's rows,
-    with the buttons named in the query's ``actions`` (``reconnect disconnect`` by default).
+    with the buttons named in the query's ``actions`` (``reconnect disconnect`` by default),
+    of the host's classes in ``button_class`` and ``danger_button_class`` when given.
     """
     state, owner = _signed_in()
     if request.method == "POST":
@@ -225,7 +228,12 @@ def list_accounts() -> Response:
     listed = accounts.list_owner_accounts(state, owner, **accounts.list_options(state, data))
     if request.accept_mimetypes.best == "text/html":
         actions = request.args.get("actions", " ".join(accounts_panel.ROW_ACTIONS)).split()
-        response = Response(accounts_panel.render_rows(listed, actions), mimetype="text/html")
+        buttons = accounts_panel.button_classes(
+            plain=request.args.get("button_class") or None,
+            danger=request.args.get("danger_button_class") or None,
+        )
+        rows = accounts_panel.render_rows(listed, i18n.translator(state.settings), actions, buttons)
+        response = Response(rows, mimetype="text/html")
     else:
         response = jsonify(accounts=[item.as_json() for item in listed])
     response.headers["Cache-Control"] = "no-store"

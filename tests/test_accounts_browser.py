@@ -31,9 +31,11 @@ from flask_stackone.sandbox import stop_deliveries, wait_for_deliveries
 from .browser import (  # noqa: F401 - the fixtures browser, page and shots
     browser_fixture,
     connect,
+    connector_list,
     events,
     fill,
     page_fixture,
+    pick,
     shots_fixture,
     wait_for_event,
 )
@@ -47,6 +49,11 @@ OTHER = Owner("org_2", "Globex", "hank@globex.test")
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Integrations</title></head>
 <body><main><h1>Integrations</h1>{{ stackone_accounts(**options) }}</main></body></html>"""
+#: A page with the Hub and two panels: each panel follows what the others do.
+TOGETHER = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Integrations</title></head>
+<body><main>{{ stackone_accounts(title="Above") }}{{ stackone_hub() }}
+{{ stackone_accounts(title="Below", allow_add=False) }}</main></body></html>"""
 STRICT_CSP = (
     "default-src 'self'; script-src 'nonce-r4nd0m'; style-src 'self' 'unsafe-inline'; "
     "img-src data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; "
@@ -79,6 +86,10 @@ class Host:
             options = json.loads(request.args.get("options", "{}"))
             headers = {"Content-Security-Policy": self.csp} if self.csp else {}
             return render_template_string(PAGE, options=options), 200, headers
+
+        @app.route("/together")
+        def together() -> Any:
+            return render_template_string(TOGETHER)
 
         for signal in (account_created, account_updated, account_deleted):
             signal.connect(self.record, app, weak=False)
@@ -374,3 +385,29 @@ def test_an_outage_shows_a_retry_and_recovers(host: Host, live: str, page: Any) 
     page.get_by_role("button", name="Try again").click()
     page.locator(".stackone-account").nth(1).wait_for()
     assert page.get_by_text("StackOne is not available right now.").count() == 0
+
+
+def test_the_panels_follow_the_hub_and_each_other(
+    host: Host, live: str, page: Any, shots: Any
+) -> None:
+    page.goto(f"{live}/together")
+    above, below = page.locator("#stackone-accounts"), page.locator("#stackone-accounts-2")
+    for panel in (above, below):
+        expect(panel.locator(".stackone-accounts-empty")).to_be_visible()
+    connector_list(page).wait_for()
+    pick(page, "BambooHR")
+    fill(page, {"Company Domain": "acme", "API Key": "key-1"})
+    connect(page)
+    [linked] = wait_for_event(page, "stackone:linked")
+    for panel in (above, below):  # no reload: both panels show the account the Hub linked
+        expect(panel.locator(f'[data-account-id="{linked["id"]}"]')).to_have_count(1)
+        expect(panel.locator(".stackone-accounts-empty")).to_be_hidden()
+    shots(page, "linked-in-the-hub")
+
+    below.get_by_role("button", name="Disconnect BambooHR").click()
+    below.get_by_role("button", name="Yes, disconnect BambooHR").click()
+    wait_for_event(page, "stackone:disconnected")
+    expect(above.locator(".stackone-account")).to_have_count(0)
+    expect(above.locator(".stackone-accounts-empty")).to_be_visible()
+    shots(page, "disconnected-in-the-other-panel")
+    assert not [line for line in page.console if line.startswith("pageerror")]

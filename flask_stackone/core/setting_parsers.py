@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from .client import check_api_url, is_local_url
@@ -273,3 +273,45 @@ def function(takes: str) -> Parser:
         return found
 
     return parse_function
+
+
+#: A locale as gettext and HTML write it: ``de``, ``de_DE``, ``pt-BR``, ``zh_Hant_TW``.
+LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
+
+
+def locale(value: Any, name: str) -> str | Callable[[], Any]:
+    """A locale (``"de"``, ``"pt_BR"``) or a function of no arguments returning one."""
+    if callable(value):
+        return cast("Callable[[], Any]", value)
+    if not isinstance(value, str) or not LOCALE.fullmatch(value):
+        raise ConfigurationError(
+            f'{name} must be a locale such as "de" or "pt_BR", or a function returning one'
+        )
+    return value
+
+
+def message_overrides(value: Any, name: str) -> Mapping[str, str | Mapping[str, str]]:
+    """English messages mapped to the text shown instead: one text for every language, or
+    a mapping from locale to text (read-only)."""
+
+    def is_text(text: Any) -> bool:
+        return isinstance(text, str) and bool(text.strip())
+
+    def is_override(text: Any) -> bool:
+        return is_text(text) or (
+            isinstance(text, Mapping)
+            and all(
+                isinstance(k, str) and LOCALE.fullmatch(k) and is_text(v) for k, v in text.items()
+            )
+        )
+
+    if not isinstance(value, Mapping) or not all(
+        is_text(k) and is_override(v) for k, v in value.items()
+    ):
+        raise ConfigurationError(
+            f"{name} must map English messages to text, or to a mapping from locale to text, "
+            'e.g. {"Disconnect": "Remove", "Add a connection": {"de": "Verbinden"}}'
+        )
+    return MappingProxyType(
+        {k: v if isinstance(v, str) else MappingProxyType(dict(v)) for k, v in value.items()}
+    )

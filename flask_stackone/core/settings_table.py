@@ -179,6 +179,18 @@ SETTINGS: tuple[Setting, ...] = (
         "The logo on the onboarding pages: an http(s) URL or a path on the site.",
     ),
     Setting(
+        "LOCALE",
+        None,
+        parse.optional(parse.locale),
+        "The language of the plugin's pages: a locale, or a function returning one.",
+    ),
+    Setting(
+        "MESSAGES",
+        None,
+        parse.optional(parse.message_overrides),
+        "The host's own text for single messages of the plugin.",
+    ),
+    Setting(
         "SANDBOX_API_KEY",
         None,
         parse.optional(parse.text),

@@ -45,6 +45,8 @@ class Settings:
     provider_names: Mapping[str, str] | None
     brand_name: str | None
     brand_logo_url: str | None
+    locale: str | Callable[[], Any] | None
+    messages: Mapping[str, str | Mapping[str, str]] | None
     #: The settings of the mounted sandbox (a ``SandboxConfig``), when it is on. The sandbox
     #: reads its ``STACKONE_SANDBOX_*`` keys itself; the plugin only passes them on.
     sandbox_config: Any = None

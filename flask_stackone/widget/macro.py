@@ -18,14 +18,18 @@ from markupsafe import Markup
 
 from ..core.client import DEFAULT_API_URL
 from ..core.hub_script import HUB_VERSION, INSTALL_COMMAND, PACKAGE, script_source
+from ..i18n import N_, translator
 from ..services.state import StackOneState
 from . import options as check
 from .assets import glue_url, hub_script_url
 from .csrf import csrf_token
+from .messages import GLUE_MESSAGES
 
 log = logging.getLogger("flask_stackone")
 
 ACCOUNT_PLACEHOLDER = "ACCOUNT_ID"
+#: The lazy button's text unless the page gives one (in the request's language).
+DEFAULT_BUTTON_LABEL = N_("Connect an account")
 
 
 def register(app: Flask, blueprint_name: str) -> None:
@@ -109,6 +113,7 @@ def render_hub(
     :raises TypeError, ValueError: an option has the wrong type or form.
     """
     state = check.blueprint_state(blueprint_name, blueprint)
+    words = translator(state.settings)
     options = {
         "provider": check.text("provider", provider),
         "categories": check.categories(categories),
@@ -119,6 +124,8 @@ def render_hub(
     if options["multiple"] and options["account_id"]:
         raise ValueError("stackone_hub(multiple=True) adds an account: not with account_id")
     context: dict[str, Any] = {
+        "_": words.markup,
+        "messages": words.script_messages(GLUE_MESSAGES),
         "id": check.element_id(check.text("id", id), "stackone-hub"),
         "options": {k: v for k, v in options.items() if v is not None},
         "account_id": options["account_id"],
@@ -133,7 +140,8 @@ def render_hub(
         ),
         "on_close_label": check.text("on_close_label", on_close_label),
         "debug": check.flag("debug", debug),
-        "button_label": check.text("button_label", button_label) or "Connect an account",
+        "button_label": check.text("button_label", button_label)
+        or words.gettext(DEFAULT_BUTTON_LABEL),
         "nonce": check.text("nonce", nonce),
         "token_url": check.text("token_url", token_url) or url_for(f"{state.name}.connect_session"),
         "confirm": check.flag("confirm", confirm),
@@ -141,7 +149,8 @@ def render_hub(
         "glue_src": glue_url(state.name),
         "package": PACKAGE,
         "version": HUB_VERSION,
-        "install_command": INSTALL_COMMAND,
+        "install_code": Markup("<code>{}</code>").format(INSTALL_COMMAND),
+        "setting_code": Markup("<code>{}</code>").format(state.settings.name("hub_script_url")),
         "csrf_token_value": csrf_token(),
     }
     source = hub_source(state)

@@ -7,7 +7,10 @@
  * <dialog>; Disconnect asks for confirmation in place, then POSTs the disconnect route.
  * Each outcome is announced in the panel's aria-live region and dispatched as a DOM event:
  * `stackone:linked` (from the glue), `stackone:reconnected`, `stackone:disconnected`.
- * Requests and elements are made by common.js, served before this.
+ * The panel follows the page: when any other widget or panel on it links, re-connects or
+ * disconnects an account (those same events, bubbling to the document), it reloads its rows.
+ * Requests and elements are made by common.js, served before this. The messages come from
+ * the server in the page's language (data-messages), and so does the locale of the times.
  * No inline handlers, no inline styles; plain JS, no build step.
  */
 (() => {
@@ -18,45 +21,45 @@
     return;
   }
 
-  const { RequestError, request, element } = window.StackOneCommon;
+  const { RequestError, request, element, messages } = window.StackOneCommon;
   const panels = new WeakMap();
   const PLACEHOLDER = "ACCOUNT_ID";
   let confirmCount = 0;
 
-  function button(label, action, className) {
-    const node = element("button", `stackone-button${className ? ` ${className}` : ""}`, label);
+  /** A button of the panel; `classes` is the class attribute of its kind (data-buttons). */
+  function button(label, action, classes) {
+    const node = element("button", classes || "stackone-button", label);
     node.type = "button";
     node.setAttribute("data-stackone-action", action);
     return node;
   }
 
-  let timeFormat = null;
-  function localTime(node) {
+  const timeFormats = new Map();
+  function localTime(node, locale) {
     const moment = new Date(node.dateTime);
     if (Number.isNaN(moment.getTime())) return;
     try {
-      timeFormat =
-        timeFormat || new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-      node.textContent = timeFormat.format(moment);
+      if (!timeFormats.has(locale)) {
+        // As the server writes it (day, short month, year, hours, minutes), in local time.
+        const options = { year: "numeric", month: "short", day: "numeric", hour: "numeric", minute: "2-digit" };
+        timeFormats.set(locale, new Intl.DateTimeFormat(locale || undefined, options));
+      }
+      node.textContent = timeFormats.get(locale).format(moment);
       node.title = moment.toISOString();
     } catch (error) {
       // An old browser: the server's UTC text stays.
     }
   }
 
-  function problemText(error, action) {
+  function problemText(text, error, action) {
     const status = error instanceof RequestError ? error.status : 0;
-    if (status === 401) return "Please sign in again to change your connected systems.";
-    if (status === 0) return "This page could not reach the server. Check your connection.";
-    if (status === 502 || status === 503 || status === 504) {
-      return "StackOne is not available right now. Please try again in a moment.";
-    }
-    if (error.code === "not_configured") return "Connected systems are not set up on this server yet.";
-    if (error.code === "receiver_failed") {
-      return "The system was disconnected, but this site could not record it.";
-    }
-    const what = action === "disconnect" ? "The system could not be disconnected" : "The list could not be loaded";
-    return `${what}: ${error.message}`;
+    if (status === 401) return text("signed_out");
+    if (status === 0) return text("offline");
+    if (status === 502 || status === 503 || status === 504) return text("unavailable");
+    if (error.code === "not_configured") return text("not_configured");
+    if (error.code === "receiver_failed") return text("not_recorded");
+    const what = action === "disconnect" ? "not_disconnected" : "not_loaded";
+    return text(what, { reason: error.message });
   }
 
   class Panel {
@@ -65,6 +68,9 @@
       const data = root.dataset;
       this.hub = this.json(data.hub);
       this.addOptions = this.json(data.addOptions);
+      this.buttons = this.json(data.buttons);
+      this.text = messages(data.messages);
+      this.locale = data.locale || "";
       this.list = root.querySelector(".stackone-accounts-list");
       this.empty = root.querySelector(".stackone-accounts-empty");
       this.header = root.querySelector(".stackone-accounts-header");
@@ -75,10 +81,14 @@
       this.hubRoot = null;
       this.context = null;
       this.announceTimer = 0;
+      this.followTimer = 0;
       root.addEventListener("click", (event) => this.onClick(event));
       root.addEventListener("keydown", (event) => this.onKeydown(event));
       root.addEventListener("error", (event) => this.onImageError(event), true);
       root.addEventListener("stackone:linked", (event) => this.onLinked(event));
+      for (const type of ["stackone:linked", "stackone:disconnected"]) {
+        document.addEventListener(type, (event) => this.onElsewhere(event));
+      }
       if (this.dialog) {
         // Escape: clean up at once, not in the later task where "close" fires.
         for (const type of ["cancel", "close"]) {
@@ -124,7 +134,7 @@
 
     /** Local times, and monograms in place of logos that failed before this ran. */
     enhance(scope) {
-      scope.querySelectorAll("time[datetime]").forEach(localTime);
+      scope.querySelectorAll("time[datetime]").forEach((node) => localTime(node, this.locale));
       scope.querySelectorAll("img.stackone-account-img").forEach((img) => {
         if (img.complete && img.naturalWidth === 0) img.remove();
       });
@@ -142,7 +152,7 @@
     }
 
     nameOf(row) {
-      return (row && row.dataset.name) || "This system";
+      return (row && row.dataset.name) || this.text("this_system");
     }
 
     onClick(event) {
@@ -151,7 +161,7 @@
       const row = this.rowOf(target);
       switch (target.dataset.stackoneAction) {
         case "add":
-          this.openHub("add", null, this.root.dataset.addLabel || "Add a connection");
+          this.openHub("add", null, this.root.dataset.addLabel);
           break;
         case "reconnect":
           this.openHub("reconnect", row.dataset.accountId, this.nameOf(row));
@@ -189,7 +199,7 @@
 
     openHub(mode, accountId, name) {
       if (!this.dialog || !window.StackOneHubGlue || !this.hub.hub_src) {
-        this.announce("The StackOne Hub is not available on this page. Reload it and try again.");
+        this.announce(this.text("hub_missing"));
         return;
       }
       this.closeHub({ restoreFocus: false });
@@ -207,12 +217,13 @@
         appUrl: this.hub.app_url,
         theme: this.hub.theme,
         accountId: mode === "reconnect" ? accountId : null,
+        messages: JSON.stringify(this.hub.messages || {}),
       };
       for (const [key, value] of Object.entries(data)) {
         if (value) hub.dataset[key] = value;
       }
       this.context = { mode, accountId, name };
-      this.dialogTitle.textContent = mode === "reconnect" ? `Re-connect ${name}` : name;
+      this.dialogTitle.textContent = mode === "reconnect" ? this.text("reconnect_title", { name }) : name;
       this.hubSlot.replaceChildren(hub);
       this.hubRoot = hub;
       this.dialog.showModal();
@@ -256,14 +267,27 @@
       if (context.mode === "reconnect") this.dispatch("stackone:reconnected", account);
       const loaded = await this.refresh();
       const row = account.id ? this.findRow(String(account.id)) : null;
-      const name = row ? this.nameOf(row) : context.mode === "reconnect" ? context.name : account.provider || "The system";
-      const done = context.mode === "reconnect" ? `${name} is re-connected.` : `${name} is connected.`;
+      const name = row
+        ? this.nameOf(row)
+        : context.mode === "reconnect"
+          ? context.name
+          : account.provider || this.text("the_system");
+      const done = this.text(context.mode === "reconnect" ? "reconnected" : "connected", { name });
       const status =
         account.status && account.status !== "active"
-          ? ` Its status is \u201c${account.status}\u201d: it needs attention.`
+          ? ` ${this.text("needs_attention", { status: account.status })}`
           : "";
       if (loaded) this.announce(done + status);
       this.focusAfter(account.id ? String(account.id) : context.accountId, "reconnect");
+    }
+
+    /** Another widget or panel of the page changed an account: show the list as it is now. */
+    onElsewhere(event) {
+      // The path as dispatched: this panel's own Hub may be gone from the page by now.
+      if (!this.root.isConnected || event.composedPath().includes(this.root)) return;
+      window.clearTimeout(this.followTimer);
+      // Events that come together (a Hub's linked, then a panel's) reload the rows once.
+      this.followTimer = window.setTimeout(() => this.refresh(), 0);
     }
 
     // -- the list ----------------------------------------------------------------------------
@@ -286,9 +310,9 @@
     }
 
     showProblem(error) {
-      const text = problemText(error, "list");
+      const text = problemText(this.text, error, "list");
       if (this.list.children.length) {
-        this.announce(`The list could not be refreshed. ${text}`);
+        this.announce(this.text("not_refreshed", { problem: text }));
         return;
       }
       this.root.querySelectorAll(".stackone-accounts-problem").forEach((node) => node.remove());
@@ -296,7 +320,7 @@
       box.setAttribute("role", "alert");
       box.appendChild(element("p", null, text));
       const status = error instanceof RequestError ? error.status : 0;
-      if (status === 0 || status >= 500) box.appendChild(button("Try again", "retry"));
+      if (status === 0 || status >= 500) box.appendChild(button(this.text("retry"), "retry", this.buttons.plain));
       this.announcer.after(box);
       this.root.dataset.problem = "failed";
       this.updateEmpty();
@@ -325,18 +349,14 @@
       if (!actions || row.querySelector(".stackone-account-confirm")) return;
       const name = this.nameOf(row);
       confirmCount += 1;
-      const question = element(
-        "p",
-        null,
-        `Disconnect ${name}? This site will no longer be able to use it.`,
-      );
+      const question = element("p", null, this.text("ask", { name }));
       question.id = `${this.root.id || "stackone-accounts"}-confirm-${confirmCount}`;
       const confirm = element("div", "stackone-account-confirm");
       confirm.setAttribute("role", "group");
       confirm.setAttribute("aria-labelledby", question.id);
-      const yes = button("Yes, disconnect", "confirm-disconnect", "stackone-button--danger-solid");
-      yes.setAttribute("aria-label", `Yes, disconnect ${name}`);
-      const no = button("Cancel", "cancel-disconnect");
+      const yes = button(this.text("yes"), "confirm-disconnect", this.buttons.confirm);
+      yes.setAttribute("aria-label", this.text("yes_label", { name }));
+      const no = button(this.text("cancel"), "cancel-disconnect", this.buttons.plain);
       confirm.append(question, yes, no);
       actions.hidden = true;
       actions.after(confirm);
@@ -365,7 +385,7 @@
       buttons.forEach((node) => {
         node.disabled = true;
       });
-      yes.textContent = "Disconnecting\u2026";
+      yes.textContent = this.text("disconnecting");
       let result;
       try {
         const url = this.root.dataset.disconnectUrl.replace(PLACEHOLDER, encodeURIComponent(id));
@@ -379,10 +399,10 @@
         });
         if (error instanceof RequestError && error.status === 404) {
           this.removeRow(row);
-          this.announce(`${name} was already disconnected.`);
+          this.announce(this.text("already", { name }));
           return;
         }
-        this.announce(problemText(error, "disconnect"));
+        this.announce(problemText(this.text, error, "disconnect"));
         if (error instanceof RequestError && error.code === "receiver_failed") this.refresh();
         else yes.focus();
         return;
@@ -393,7 +413,7 @@
         provider: (result && result.provider) || row.dataset.provider || null,
         name,
       });
-      this.announce(`${name} is disconnected.`);
+      this.announce(this.text("disconnected", { name }));
     }
 
     removeRow(row) {

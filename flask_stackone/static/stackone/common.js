@@ -10,8 +10,13 @@
 
   if (window.StackOneCommon) return;
 
-  /** What a person can do about a CSRF refusal (a session that expired, most often). */
-  const CSRF_FIX = "Reload the page and try again.";
+  /** What a person can do about a CSRF refusal (a session that expired, most often): in the
+   * page's language from a widget's or panel's message table, in English without one. */
+  function csrfFix() {
+    const node = document.querySelector("[data-messages]");
+    const text = node ? messages(node.getAttribute("data-messages"))("csrf_fix") : "csrf_fix";
+    return text === "csrf_fix" ? "Reload the page and try again." : text;
+  }
   /** What the developer can do, in the console. */
   const CSRF_SETUP =
     "flask-stackone: Flask-WTF refused the request's CSRF token. The widget and the accounts " +
@@ -23,7 +28,7 @@
     constructor(status, code, message) {
       let text = message || `The request failed (HTTP ${status}).`;
       if (code === "csrf_failed") {
-        text = `${text} ${CSRF_FIX}`;
+        text = `${text} ${csrfFix()}`;
         console.error(CSRF_SETUP);
       }
       super(text);
@@ -93,5 +98,22 @@
     return node;
   }
 
-  window.StackOneCommon = Object.freeze({ RequestError, request, element });
+  /**
+   * The messages the server rendered into a data attribute (JSON, in the page's language).
+   * Returns `text(key, values)`: the message with its `%(name)s` filled from `values`.
+   */
+  function messages(json) {
+    let table = {};
+    try {
+      table = JSON.parse(json || "{}") || {};
+    } catch (error) {
+      table = {};
+    }
+    return (key, values = {}) =>
+      String(table[key] || key).replace(/%\((\w+)\)s/g, (match, name) =>
+        name in values ? String(values[name]) : match,
+      );
+  }
+
+  window.StackOneCommon = Object.freeze({ RequestError, request, element, messages });
 })();

@@ -7,7 +7,8 @@
  * state, confirm the account server-side on `success`, then dispatch `stackone:linked`.
  * Problems are shown as readable text in the widget's place; a failed background renewal
  * is retried and shown only once the current token has run out. Requests and elements are
- * made by common.js, served before this. Plain JS, no build step.
+ * made by common.js, served before this. The messages come from the server in the page's
+ * language (data-messages). Plain JS, no build step.
  */
 (() => {
   "use strict";
@@ -17,7 +18,7 @@
     return;
   }
 
-  const { RequestError, request, element } = window.StackOneCommon;
+  const { RequestError, request, element, messages } = window.StackOneCommon;
   const NONCE = (document.currentScript && document.currentScript.nonce) || "";
   // What the Hub renders when its API answered 401/403 (an expired or unknown token).
   const EXPIRED_TEXTS = ["No configured integrations available.", "Failed to create account"];
@@ -120,10 +121,11 @@
       } catch (error) {
         this.options = {};
       }
+      this.text = messages(data.messages);
       this.lazy = data.lazy === "true";
       root.style.setProperty("--stackone-hub-height", data.height || "500px");
       const button = root.querySelector("[data-stackone-open]");
-      this.buttonLabel = (button && button.textContent) || "Connect an account";
+      this.buttonLabel = (button && button.textContent) || this.text("connect");
       this.hub = null;
       this.refreshTimer = 0;
       this.refreshFailures = 0;
@@ -158,7 +160,7 @@
 
     async show() {
       if (this.destroyed) return;
-      this.message("Loading the StackOne Hub\u2026", { role: "status" });
+      this.message(this.text("loading"), { role: "status" });
       let session;
       try {
         [session] = await Promise.all([
@@ -182,7 +184,7 @@
       const asked = Date.now();
       return request("POST", this.data.tokenUrl, { body: this.options }).then((session) => {
         if (typeof session.token !== "string" || !session.token) {
-          throw new RequestError(502, "invalid_session", "The server sent no session token.");
+          throw new RequestError(502, "invalid_session", this.text("no_token"));
         }
         // Counted from the request, on this browser's clock: never later than the server's.
         const lifetime = Math.max(1, Number(session.expires_in) || 1800) * 1000;
@@ -343,7 +345,7 @@
         element(
           "p",
           "stackone-hub-status",
-          `The account was linked, but its status is \u201c${account.status}\u201d: it cannot be used yet.`,
+          this.text("not_usable", { status: account.status }),
         ),
       );
       const reasons = Array.isArray(account.status_reasons) ? account.status_reasons : [];
@@ -351,16 +353,16 @@
         const list = element("ul", "stackone-hub-reasons");
         for (const reason of reasons) {
           const text = [reason.description, reason.code && `(${reason.code})`].filter(Boolean);
-          list.appendChild(element("li", null, text.join(" ") || "No reason given."));
+          list.appendChild(element("li", null, text.join(" ") || this.text("no_reason")));
         }
         notice.appendChild(list);
       }
       if (next) {
-        const link = element("a", "stackone-hub-continue", "Continue");
+        const link = element("a", "stackone-hub-continue", this.text("continue"));
         link.href = next;
         notice.appendChild(link);
       } else {
-        const close = element("button", "stackone-hub-retry", "Close");
+        const close = element("button", "stackone-hub-retry", this.text("close"));
         close.type = "button";
         close.addEventListener("click", () => this.onClose(), { once: true });
         notice.appendChild(close);
@@ -384,7 +386,7 @@
       box.appendChild(element("p", null, text));
       if (detail) box.appendChild(element("p", "stackone-hub-detail", detail));
       if (retry) {
-        const button = element("button", "stackone-hub-retry", "Try again");
+        const button = element("button", "stackone-hub-retry", this.text("retry"));
         button.type = "button";
         button.addEventListener("click", retry, { once: true });
         box.appendChild(button);
@@ -398,28 +400,22 @@
       const code = error instanceof RequestError ? error.code : null;
       this.dispatch("stackone:error", { stage, status, error: code, message: error.message });
       if (error instanceof ScriptError) {
-        this.message(
-          "The StackOne Hub could not be loaded: the network, a content security policy " +
-            "or its integrity check blocked it.",
-          { retry },
-        );
+        this.message(this.text("blocked"), { retry });
       } else if (status === 401) {
-        this.message("Please sign in to link an account.");
+        this.message(this.text("signed_out"));
       } else if (code === "not_configured") {
-        this.message("Account linking is not set up on this server yet.", { retry });
+        this.message(this.text("not_configured"), { retry });
       } else if (status === 502 || status === 503 || status === 504) {
-        this.message("StackOne is not available right now. Please try again in a moment.", {
-          retry,
-        });
+        this.message(this.text("unavailable"), { retry });
       } else if (status === 0) {
-        this.message(error.message + " Check your connection.", { retry });
+        this.message(this.text("offline"), { retry });
       } else if (stage === "confirm") {
-        this.message("The account was connected, but this site could not confirm it.", {
+        this.message(this.text("not_confirmed"), {
           detail: error.message,
           retry: status >= 500 ? retry : null,
         });
       } else {
-        this.message("The StackOne Hub could not be started.", {
+        this.message(this.text("not_started"), {
           detail: error.message,
           retry: status >= 500 ? retry : null,
         });
