@@ -21,8 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
-from flask_stackone import AccountEvent, WebhookEvent
-from flask_stackone.sqla import LinkedAccountMixin, LinkedAccounts
+from flask_stackone import AccountEvent, LinkedAccountMixin, LinkedAccounts, WebhookEvent
 
 from .db import now_iso, to_iso
 
