@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 #: The benchmark modules, each with ``run() -> list[dict]``, in the order shown.
-MODULES = ("webhook", "connect_session", "widget_bytes", "import_cost", "sandbox")
+MODULES = ("webhook", "connect_session", "widget_bytes", "import_cost", "sandbox", "panel_render")
 COLUMNS = ("benchmark", "measure", "value", "target", "note")
 #: What the modules say about their figures (their ``NOTES``), written under the table.
 NOTES: list[str] = []

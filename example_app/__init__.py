@@ -32,7 +32,7 @@ from flask_stackone import (
     webhook_received,
 )
 
-from . import auth, db, outbox, receivers, security, views
+from . import accounts, auth, db, outbox, receivers, security, views
 from .filters import register_filters
 
 csrf = CSRFProtect()
@@ -68,6 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
         app.config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
 
     db.init_app(app)
+    accounts.init_app(app)
     csrf.init_app(app)
     security.init_app(app)
     register_filters(app)

@@ -1,18 +1,27 @@
-"""Linked accounts and the event log, per organisation.
+"""Linked accounts (flask-stackone's linked-accounts store on this app's SQLite file) and the
+event log, per organisation.
 
 Account events arrive at least once, from two sources (the page's confirm and StackOne's
-webhook) and in any order. Every write is an upsert by account id that only applies when
-the event is newer than what is stored, and a deletion leaves a tombstone, so replays,
-duplicates and late arrivals change nothing.
+webhook) and in any order. The store applies the rules: an upsert by account id that only
+applies when the event is newer than what is stored, and a tombstone a deletion leaves, so
+replays, duplicates and late arrivals change nothing. An organisation's accounts are those
+whose ``owner_id`` is its own (what StackOne calls ``origin_owner_id``).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timezone
+from typing import Any
 
-from flask_stackone import Account, AccountEvent, WebhookEvent
+from flask import Flask, current_app
+from sqlalchemy import Text, create_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
+
+from flask_stackone import AccountEvent, LinkedAccountMixin, LinkedAccounts, WebhookEvent
 
 from .db import now_iso, to_iso
 
@@ -22,6 +31,72 @@ STALE = "ignored: not newer than what is stored"
 GONE = "ignored: account already disconnected"
 UNKNOWN_OWNER = "ignored: unknown organisation"
 RECEIVED = "received"
+
+EXTENSION_KEY = "acme_linked_accounts"
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class IsoTime(TypeDecorator[datetime]):
+    """A time kept as ISO 8601 UTC text with microseconds, like every time of this app's
+    schema: text order is time order."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> str | None:
+        return to_iso(value) if value is not None else None
+
+    def process_result_value(self, value: str | None, dialect: Any) -> datetime | None:
+        return datetime.fromisoformat(value) if value else None
+
+
+class ShownReasons(TypeDecorator[list[dict[str, Any]]]):
+    """Status reasons as JSON text, keeping of each what the pages show."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: list[dict[str, Any]] | None, dialect: Any) -> str:
+        kept = [
+            {"code": r.get("code"), "description": r.get("description")}
+            for r in value or ()
+            if r.get("code") or r.get("description")
+        ]
+        return json.dumps(kept)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> list[dict[str, Any]]:
+        return json.loads(value) if value else []
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class LinkedAccount(LinkedAccountMixin, Base):
+    """The mixin's columns, with this app's forms of times and reasons (db.py's migration 3
+    creates the table)."""
+
+    __tablename__ = "linked_accounts"
+
+    status_reasons: Mapped[list[dict[str, Any]]] = mapped_column(ShownReasons, default=list)
+    created_at: Mapped[datetime | None] = mapped_column(IsoTime)
+    updated_at: Mapped[datetime | None] = mapped_column(IsoTime)
+    last_event_at: Mapped[datetime] = mapped_column(IsoTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(IsoTime)
+
+
+def init_app(app: Flask) -> None:
+    """The app's store, on its SQLite file (a connection per use, waiting for locks)."""
+    engine = create_engine(
+        f"sqlite:///{app.config['DATABASE']}", poolclass=NullPool, connect_args={"timeout": 15}
+    )
+    app.extensions[EXTENSION_KEY] = LinkedAccounts(LinkedAccount, engine)
+
+
+def linked() -> LinkedAccounts[LinkedAccount]:
+    """The current app's store."""
+    store: LinkedAccounts[LinkedAccount] = current_app.extensions[EXTENSION_KEY]
+    return store
 
 
 def organisation_for_owner(db: sqlite3.Connection, owner_id: str | None) -> int | None:
@@ -34,100 +109,37 @@ def organisation_for_owner(db: sqlite3.Connection, owner_id: str | None) -> int 
 
 def organisation_for_account(db: sqlite3.Connection, account_id: str | None) -> int | None:
     """The organisation an account was linked by, deleted or not."""
-    if not account_id:
-        return None
-    row = db.execute(
-        "SELECT organisation_id FROM linked_accounts WHERE account_id = ?", (account_id,)
-    ).fetchone()
-    return row["organisation_id"] if row else None
+    row = linked().get(account_id) if account_id else None
+    return organisation_for_owner(db, row.owner_id) if row is not None else None
 
 
-def list_accounts(db: sqlite3.Connection, organisation_id: int) -> list[dict[str, object]]:
+def list_accounts(owner_id: str) -> list[dict[str, object]]:
     """The organisation's linked accounts, newest first (disconnected ones left out)."""
-    rows = db.execute(
-        "SELECT * FROM linked_accounts WHERE organisation_id = ? AND deleted_at IS NULL"
-        " ORDER BY created_at DESC, account_id",
-        (organisation_id,),
-    ).fetchall()
+    oldest_first = linked().for_owner(owner_id)
+    rows = sorted(oldest_first, key=lambda row: row.created_at or EPOCH, reverse=True)
     return [_account_view(row) for row in rows]
 
 
-def get_account(
-    db: sqlite3.Connection, organisation_id: int, account_id: str
-) -> dict[str, object] | None:
+def get_account(owner_id: str, account_id: str) -> dict[str, object] | None:
     """One of the organisation's linked accounts, or ``None`` (also for another's)."""
-    row = db.execute(
-        "SELECT * FROM linked_accounts"
-        " WHERE account_id = ? AND organisation_id = ? AND deleted_at IS NULL",
-        (account_id, organisation_id),
-    ).fetchone()
-    return _account_view(row) if row else None
+    row = linked().get(account_id)
+    if row is None or row.is_deleted or row.owner_id != owner_id:
+        return None
+    return _account_view(row)
 
 
-def _account_view(row: sqlite3.Row) -> dict[str, object]:
-    view = dict(row)
-    view["status_reasons"] = json.loads(row["status_reasons"])
-    view["name"] = row["label"] or row["provider_name"] or row["provider"] or row["account_id"]
-    return view
-
-
-def store_account(db: sqlite3.Connection, organisation_id: int, account: Account, at: str) -> bool:
-    """Upsert ``account`` as of event time ``at``; ``False`` when it was stale or deleted."""
-    reasons = [
-        {"code": r.code, "description": r.description}
-        for r in account.status_reasons
-        if r.code or r.description
-    ]
-    cursor = db.execute(
-        """INSERT INTO linked_accounts (account_id, organisation_id, provider, provider_name,
-               status, status_reasons, label, created_at, updated_at, last_event_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (account_id) DO UPDATE SET
-               provider = excluded.provider,
-               provider_name = excluded.provider_name,
-               status = excluded.status,
-               status_reasons = excluded.status_reasons,
-               label = excluded.label,
-               created_at = coalesce(excluded.created_at, linked_accounts.created_at),
-               updated_at = excluded.updated_at,
-               last_event_at = excluded.last_event_at
-           WHERE excluded.last_event_at > linked_accounts.last_event_at
-             AND linked_accounts.organisation_id = excluded.organisation_id
-             AND linked_accounts.deleted_at IS NULL""",
-        (
-            account.id,
-            organisation_id,
-            account.provider,
-            account.provider_name,
-            account.status or "unknown",
-            json.dumps(reasons),
-            account.label,
-            _iso_or_none(account.created_at) or at,
-            _iso_or_none(account.updated_at) or at,
-            at,
-        ),
-    )
-    return cursor.rowcount == 1
-
-
-def mark_deleted(
-    db: sqlite3.Connection, organisation_id: int, account_id: str, provider: str | None, at: str
-) -> bool:
-    """Leave a tombstone for ``account_id``. A deletion is final, so it applies whatever its
-    date; ``False`` when the account was already gone."""
-    cursor = db.execute(
-        """INSERT INTO linked_accounts (account_id, organisation_id, provider, status,
-               last_event_at, deleted_at)
-           VALUES (?, ?, ?, 'deleted', ?, ?)
-           ON CONFLICT (account_id) DO UPDATE SET
-               status = 'deleted',
-               deleted_at = excluded.deleted_at,
-               last_event_at = max(linked_accounts.last_event_at, excluded.last_event_at)
-           WHERE linked_accounts.organisation_id = excluded.organisation_id
-             AND linked_accounts.deleted_at IS NULL""",
-        (account_id, organisation_id, provider, at, now_iso()),
-    )
-    return cursor.rowcount == 1
+def _account_view(row: LinkedAccount) -> dict[str, object]:
+    return {
+        "account_id": row.account_id,
+        "provider": row.provider,
+        "provider_name": row.provider_name,
+        "status": row.status or "unknown",
+        "status_reasons": row.status_reasons,
+        "label": row.label,
+        "created_at": _iso_or_none(row.created_at),
+        "updated_at": _iso_or_none(row.updated_at),
+        "name": row.label or row.provider_name or row.provider or row.account_id,
+    }
 
 
 def record_event(
@@ -161,9 +173,9 @@ def list_events(
     ).fetchall()
 
 
-def event_time(event: AccountEvent) -> str:
-    """When the event happened, in the stored form (the receipt time if StackOne sent none)."""
-    return _iso_or_none(event.event_date) or now_iso()
+def event_time(event: AccountEvent) -> datetime:
+    """When the event happened (the receipt time if StackOne sent none)."""
+    return event.event_date or datetime.now(timezone.utc)
 
 
 def _iso_or_none(value: datetime | None) -> str | None:

@@ -73,6 +73,35 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE outbox ADD COLUMN withdrawn_at TEXT",
         "CREATE UNIQUE INDEX outbox_by_link_id ON outbox (link_id)",
     ),
+    (
+        # Linked accounts kept by flask-stackone's store (accounts.LinkedAccount: the
+        # mixin's columns, times as ISO text): by owner id instead of organisation id.
+        "ALTER TABLE linked_accounts RENAME TO linked_accounts_2",
+        """CREATE TABLE linked_accounts (
+            id INTEGER PRIMARY KEY,
+            account_id VARCHAR(128) NOT NULL UNIQUE,
+            owner_id VARCHAR(255),  -- the organisation's owner_id: StackOne's origin_owner_id
+            owner_name VARCHAR(255),
+            provider VARCHAR(100),
+            provider_name VARCHAR(255),
+            status VARCHAR(50),
+            status_reasons TEXT NOT NULL,  -- JSON list of {code, description}
+            label VARCHAR(255),
+            created_at TEXT,       -- StackOne's own timestamps
+            updated_at TEXT,
+            last_event_at TEXT NOT NULL,  -- the newest event applied: older ones are stale
+            deleted_at TEXT        -- kept as a tombstone so a late 'created' cannot revive it
+        )""",
+        "CREATE INDEX ix_linked_accounts_owner_id ON linked_accounts (owner_id)",
+        """INSERT INTO linked_accounts (account_id, owner_id, owner_name, provider,
+               provider_name, status, status_reasons, label, created_at, updated_at,
+               last_event_at, deleted_at)
+           SELECT a.account_id, o.owner_id, o.name, a.provider, a.provider_name, a.status,
+               a.status_reasons, a.label, a.created_at, a.updated_at, a.last_event_at,
+               a.deleted_at
+           FROM linked_accounts_2 AS a JOIN organisations AS o ON o.id = a.organisation_id""",
+        "DROP TABLE linked_accounts_2",
+    ),
 )
 
 #: The demo organisations and their users. Everyone's password is ``DEMO_PASSWORD``.

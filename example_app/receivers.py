@@ -22,7 +22,8 @@ ACCOUNT_EVENT_TYPES = ("account.created", "account.updated", "account.deleted")
 
 
 def store_linked_account(event: AccountEvent) -> str:
-    """``account.created`` / ``account.updated``: upsert the account as StackOne has it now.
+    """``account.created`` / ``account.updated``: store the account as StackOne has it now,
+    for the organisation that linked it.
 
     A webhook carries no status, so the account is fetched; a confirm from the page
     already carries the verified account. A StackOne failure is re-raised: the webhook
@@ -31,6 +32,8 @@ def store_linked_account(event: AccountEvent) -> str:
     :returns: the outcome written to the event log.
     """
     db = get_db()
+    store = accounts.linked()
+    at = accounts.event_time(event)
     try:
         account = _account_of(event)
     except NotFoundError:
@@ -44,20 +47,22 @@ def store_linked_account(event: AccountEvent) -> str:
                 f"failed: {exc.message}; StackOne will deliver it again",
             )
         raise
-    with db:
-        if account is None:
-            organisation = accounts.organisation_for_account(db, event.account_id)
+    if account is None:  # gone at StackOne: deleted, also here
+        organisation = accounts.organisation_for_account(db, event.account_id)
+        if organisation is not None and event.account_id:
+            store.tombstone(event.account_id, at=at, provider=event.provider)
+        outcome = accounts.GONE
+    else:
+        organisation = accounts.organisation_for_owner(db, account.origin_owner_id)
+        if organisation is None:
+            outcome = accounts.UNKNOWN_OWNER
+        elif store.store(account, at=at):
+            outcome = accounts.STORED
+        elif accounts.get_account(account.origin_owner_id or "", account.id) is None:
             outcome = accounts.GONE
         else:
-            organisation = accounts.organisation_for_owner(db, account.origin_owner_id)
-            if organisation is None:
-                outcome = accounts.UNKNOWN_OWNER
-            elif accounts.store_account(db, organisation, account, accounts.event_time(event)):
-                outcome = accounts.STORED
-            elif accounts.get_account(db, organisation, account.id) is None:
-                outcome = accounts.GONE
-            else:
-                outcome = accounts.STALE
+            outcome = accounts.STALE
+    with db:
         accounts.record_event(db, organisation, event, outcome)
     return outcome
 
@@ -82,18 +87,21 @@ def announce_link(event: AccountEvent) -> None:
 def forget_linked_account(event: AccountEvent) -> str:
     """``account.deleted``: leave a tombstone, whatever the order events came in."""
     db = get_db()
+    organisation = accounts.organisation_for_account(
+        db, event.account_id
+    ) or accounts.organisation_for_owner(db, event.owner_id)
+    if organisation is None or not event.account_id:
+        outcome = accounts.UNKNOWN_OWNER
+    elif accounts.linked().tombstone(
+        event.account_id,
+        at=accounts.event_time(event),
+        owner_id=event.owner_id,
+        provider=event.provider,
+    ):
+        outcome = accounts.STORED
+    else:
+        outcome = accounts.GONE
     with db:
-        organisation = accounts.organisation_for_account(
-            db, event.account_id
-        ) or accounts.organisation_for_owner(db, event.owner_id)
-        if organisation is None or not event.account_id:
-            outcome = accounts.UNKNOWN_OWNER
-        elif accounts.mark_deleted(
-            db, organisation, event.account_id, event.provider, accounts.event_time(event)
-        ):
-            outcome = accounts.STORED
-        else:
-            outcome = accounts.GONE
         accounts.record_event(db, organisation, event, outcome)
     return outcome
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from flask import (
     Blueprint,
     abort,
@@ -27,7 +29,7 @@ from flask_stackone import (
 
 from . import accounts, outbox
 from .auth import login_required
-from .db import get_db, now_iso
+from .db import get_db
 from .security import OWN_BLUEPRINTS
 
 bp = Blueprint("main", __name__)
@@ -48,7 +50,7 @@ def favicon() -> Response:
 @login_required
 def overview() -> str:
     db = get_db()
-    linked = accounts.list_accounts(db, g.user["organisation_id"])
+    linked = accounts.list_accounts(g.user["owner_id"])
     events = accounts.list_events(db, g.user["organisation_id"], limit=5)
     return render_template(
         "overview.html",
@@ -64,7 +66,7 @@ def overview() -> str:
 def integrations() -> str:
     return render_template(
         "integrations.html",
-        accounts=accounts.list_accounts(get_db(), g.user["organisation_id"]),
+        accounts=accounts.list_accounts(g.user["owner_id"]),
         providers=outbox.PROVIDERS,
     )
 
@@ -79,7 +81,7 @@ def connected_systems() -> str:
 
 def _own_account(account_id: str) -> dict[str, object]:
     """The signed-in organisation's account, or 404 (also for another organisation's)."""
-    account = accounts.get_account(get_db(), g.user["organisation_id"], account_id)
+    account = accounts.get_account(g.user["owner_id"], account_id)
     if account is None:
         abort(404)
     return account
@@ -97,14 +99,10 @@ def check_status(account_id: str) -> Response:
     """Ask StackOne for the account's current status and store it."""
     user = g.user
     account = _own_account(account_id)
-    db = get_db()
     try:
         current = get_client().get_account(account_id)
     except NotFoundError:
-        with db:
-            accounts.mark_deleted(
-                db, user["organisation_id"], account_id, account["provider"], now_iso()
-            )
+        accounts.linked().tombstone(account_id, at=datetime.now(timezone.utc))
         flash(f"{account['name']} no longer exists at StackOne, so it was removed.", "warning")
         return redirect(url_for("main.integrations"))
     except StackOneError as exc:  # its text is for the log, not for the user
@@ -113,8 +111,7 @@ def check_status(account_id: str) -> Response:
         return redirect(url_for("main.integrations"))
     if current.origin_owner_id != user["owner_id"]:
         abort(404)
-    with db:
-        accounts.store_account(db, user["organisation_id"], current, now_iso())
+    accounts.linked().store(current, at=datetime.now(timezone.utc))
     if current.is_active:
         flash(f"{account['name']} is connected and active.", "success")
     else:
@@ -132,7 +129,6 @@ def check_status(account_id: str) -> Response:
 @login_required
 def disconnect(account_id: str) -> str | Response:
     """GET asks for confirmation; the POST (CSRF-checked) deletes the account at StackOne."""
-    user = g.user
     account = _own_account(account_id)
     if request.method == "GET":
         return render_template("disconnect.html", account=account)
@@ -144,11 +140,7 @@ def disconnect(account_id: str) -> str | Response:
         current_app.logger.warning("disconnecting %s failed: %s", account_id, exc)
         flash(f"StackOne could not disconnect {account['name']}. Try again.", "error")
         return redirect(url_for("main.integrations"))
-    db = get_db()
-    with db:
-        accounts.mark_deleted(
-            db, user["organisation_id"], account_id, account["provider"], now_iso()
-        )
+    accounts.linked().tombstone(account_id, at=datetime.now(timezone.utc))
     flash(f"{account['name']} is disconnected.", "success")
     return redirect(url_for("main.integrations"))
 
@@ -165,7 +157,7 @@ def _refused_invitation(form: outbox.InvitationForm) -> tuple[str, int]:
     """The integrations page again, with the form as filled in, answered 400."""
     page = render_template(
         "integrations.html",
-        accounts=accounts.list_accounts(get_db(), g.user["organisation_id"]),
+        accounts=accounts.list_accounts(g.user["owner_id"]),
         providers=outbox.PROVIDERS,
         invitation=form,
     )

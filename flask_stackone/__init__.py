@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     ),
     "RedisDeliveryStore": "flask_stackone.core.stores.redis",
     "SQLDeliveryStore": "flask_stackone.core.stores.sql",
+    **dict.fromkeys(["LinkedAccountMixin", "LinkedAccounts"], "flask_stackone.sqla"),
     **dict.fromkeys(
         [
             "ConfigurationError",
@@ -79,6 +80,8 @@ __all__ = [
     "DeliveryStore",
     "FlaskStackOneError",
     "InvalidOptionError",
+    "LinkedAccountMixin",
+    "LinkedAccounts",
     "MemoryDeliveryStore",
     "NotFoundError",
     "OnboardingGrant",
@@ -169,3 +172,4 @@ if TYPE_CHECKING:
         connect_session_created,
         webhook_received,
     )
+    from .sqla import LinkedAccountMixin, LinkedAccounts

@@ -1,8 +1,9 @@
 """``{{ stackone_accounts() }}``: the Jinja global that shows the signed-in customer's linked
 accounts, with re-connect, disconnect and add.
 
-Rendering only. The list is read from StackOne on the server (the services do that), so the
-page shows it before any script runs; our panel script (``static/stackone/accounts.js``)
+Rendering only. The list is read on the server (the services do that: from the app's
+linked-accounts store when it has one, else from StackOne), so the page shows it before any
+script runs; our panel script (``static/stackone/accounts.js``)
 then runs the buttons through the blueprint's routes and updates the list in place with rows
 the list route renders (:func:`render_rows`: one template, ``_account_rows.html``, for both).
 The Hub for re-connect and add is the widget's glue, in a dialog.
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, render_template, url_for
+from flask import Flask, current_app, render_template, url_for
 from markupsafe import Markup
 
 from .core.connectors import monogram
@@ -25,6 +26,7 @@ from .core.hub_script import INSTALL_COMMAND
 from .error_answers import answer_for
 from .i18n import N_, Translator, translator
 from .services import accounts, linking
+from .services.account_store import registered_stores
 from .services.accounts import LinkedAccount
 from .services.state import StackOneState
 from .widget import options as check
@@ -149,21 +151,28 @@ def _heading_level(value: Any) -> int:
 
 def _load(
     state: StackOneState, options: dict[str, Any], words: Translator
-) -> tuple[list[dict[str, Any]], str | None]:
-    """``(rows, problem)``: the owner's accounts, or why there are none to show."""
+) -> tuple[list[dict[str, Any]], str | None, bool]:
+    """``(rows, problem, stored)``: the owner's accounts, or why there are none to show;
+    ``stored`` when they were read from the app's linked-accounts store (no StackOne call:
+    the panel's script refreshes them from StackOne), else they were read from StackOne."""
     try:
         owner = linking.current_owner(state)
         if owner is None:
-            return [], "signed_out"
+            return [], "signed_out", False
         state.require_client()
+        store = registered_stores(current_app).get(state.name)
+        if store is not None:
+            listed = accounts.list_stored_accounts(state, store, owner, **options)
+            return [row(item, words) for item in listed], None, True
         listed = accounts.list_owner_accounts(state, owner, **options)
-        return [row(item, words) for item in listed], None
+        return [row(item, words) for item in listed], None, False
     except FlaskStackOneError as exc:
         answer = answer_for(exc)
         if answer is None:
             raise
         answer.log()
-        return [], "not_configured" if answer.code == "not_configured" else "unavailable"
+        problem = "not_configured" if answer.code == "not_configured" else "unavailable"
+        return [], problem, False
 
 
 def render_accounts(
@@ -205,8 +214,9 @@ def render_accounts(
     :param theme: the Hub's theme (``"light"``, ``"dark"`` or a dict).
     :param nonce: the page's CSP nonce, put on the ``<script>`` tags.
     :param id: the panel's HTML id (default ``stackone-accounts``, ``stackone-accounts-2``...).
-    :param server_render: read the list while rendering the page (default); ``False``
-        leaves it to the script, so the page never waits for StackOne.
+    :param server_render: read the list while rendering the page (default: from the app's
+        linked-accounts store when it has one, then refreshed by the script from StackOne;
+        else from StackOne); ``False`` leaves it to the script, so the page never waits.
     :param stylesheet: link the panel's default style sheet (``False``: style it yourself).
     :param button_class: your own classes for every button of the panel (``"btn
         btn-secondary"``); such buttons are left to your style sheets.
@@ -243,8 +253,9 @@ def render_accounts(
     can_reconnect = check.flag("allow_reconnect", allow_reconnect, MACRO) and hub_src is not None
     rows: list[dict[str, Any]] = []
     problem: str | None = "loading"
+    stored = False
     if check.flag("server_render", server_render, MACRO):
-        rows, problem = _load(state, options, words)
+        rows, problem, stored = _load(state, options, words)
     if problem in ("signed_out", "not_configured"):
         can_add = can_reconnect = False  # nothing to offer until that changes
     can_disconnect = check.flag("allow_disconnect", allow_disconnect, MACRO)
@@ -265,6 +276,7 @@ def render_accounts(
         "id": panel_id,
         "rows": rows,
         "problem": problem,
+        "stored": stored,
         "title": words.gettext(heading) if heading == DEFAULT_TITLE else heading,
         "level": _heading_level(heading_level),
         "empty_text": check.text("empty_text", empty_text, MACRO)

@@ -52,13 +52,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from . import signals
 from .core.errors import ConfigurationError, NotFoundError, StackOneError
-from .core.models import Account, AccountEvent
+from .core.models import Account, AccountEvent, StatusReason
+from .services.account_store import register_store, registered_stores
 from .services.state import get_client, get_state
 
 log = logging.getLogger("flask_stackone")
-
-#: Where an app keeps its stores in ``app.extensions``: a dict by blueprint name.
-EXTENSION_KEY = "stackone_linked_accounts"
 
 #: The columns an account event writes (``account_id`` is the key, never updated).
 ACCOUNT_COLUMNS = ("owner_id", "owner_name", "provider", "provider_name", "status",
@@ -94,6 +92,28 @@ class LinkedAccountMixin:
     def is_active(self) -> bool:
         """True when StackOne says the account can be used (and it is not deleted)."""
         return self.status == "active" and self.deleted_at is None
+
+    def as_account(self) -> Account:
+        """The stored account as the client's :class:`~flask_stackone.core.models.Account`."""
+        return Account(
+            id=self.account_id,
+            provider=self.provider,
+            provider_name=self.provider_name,
+            status=self.status,
+            status_reasons=tuple(
+                StatusReason(
+                    code=reason.get("code"),
+                    description=reason.get("description"),
+                    timestamp=reason.get("timestamp"),
+                )
+                for reason in self.status_reasons or ()
+            ),
+            origin_owner_id=self.owner_id,
+            origin_owner_name=self.owner_name,
+            label=self.label,
+            created_at=utc(self.created_at),
+            updated_at=utc(self.updated_at),
+        )
 
 
 M = TypeVar("M", bound=LinkedAccountMixin)
@@ -187,13 +207,14 @@ class LinkedAccounts(Generic[M]):
     # -- wiring --------------------------------------------------------------------------
 
     def init_app(self, app: Flask) -> None:
-        """Connect the store to ``app``'s account signals and add
-        ``flask <blueprint> accounts sync``. Register the StackOne blueprint first.
+        """Connect the store to ``app``'s account signals, make it the source of the accounts
+        panel's rows, and add ``flask <blueprint> accounts sync``. Register the StackOne
+        blueprint first.
 
         :raises NotRegisteredError: the blueprint is not registered on ``app``.
         """
         state = get_state(app, self.blueprint)
-        app.extensions.setdefault(EXTENSION_KEY, {})[state.name] = self
+        register_store(app, state.name, self)
         for signal in (signals.account_created, signals.account_updated, signals.account_deleted):
             signal.connect(self.receive, app, weak=False)
         blueprint = app.blueprints.get(state.name)
@@ -369,6 +390,11 @@ class LinkedAccounts(Generic[M]):
         with self._session() as session:
             return list(session.scalars(query.execution_options(populate_existing=True)))
 
+    def owner_accounts(self, owner_id: str) -> list[Account]:
+        """The owner's accounts as :class:`~flask_stackone.core.models.Account` values (what
+        the accounts panel shows), tombstones left out."""
+        return [row.as_account() for row in self.for_owner(owner_id)]
+
     def get(self, account_id: str) -> M | None:
         """The row of ``account_id``, a tombstone included (see ``is_deleted``), or ``None``."""
         query = select(self.model).where(self.model.account_id == account_id)
@@ -467,7 +493,11 @@ class _Values:
 
 def store_for(app: Flask, blueprint: str = "stackone") -> LinkedAccounts[Any] | None:
     """The store :meth:`LinkedAccounts.init_app` set up on ``app`` for ``blueprint``."""
-    stores: dict[str, LinkedAccounts[Any]] = app.extensions.get(EXTENSION_KEY, {})
+    stores = {
+        name: store
+        for name, store in registered_stores(app).items()
+        if isinstance(store, LinkedAccounts)
+    }
     if blueprint in stores:
         return stores[blueprint]
     found = [s for s in stores.values() if s.blueprint == blueprint]

@@ -53,6 +53,11 @@ class TimedValue(Generic[T]):
             self._value, self._expires = value, self._clock() + ttl
             return value
 
+    def peek(self) -> T | None:
+        """The value while it is fresh, else ``None``; never loads."""
+        with self._lock:
+            return self._value if self._clock() < self._expires else None
+
     def clear(self) -> None:
         """Forget the value: the next :meth:`get` loads again."""
         with self._lock:

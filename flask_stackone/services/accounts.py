@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from ..core.client import is_local_url
 from ..core.models import Account, ConnectorMeta, Owner, format_datetime
 from .account_events import send_account_event
+from .account_store import AccountStore
 from .linking import check_options, owned_account
 from .state import StackOneState
 
@@ -138,7 +139,34 @@ def list_owner_accounts(
         if provider and account.provider != provider:
             continue
         accounts.append(account)
-    known = connectors(state) if accounts else {}
+    return _listed(accounts, connectors(state) if accounts else {}, categories)
+
+
+def list_stored_accounts(
+    state: StackOneState,
+    store: AccountStore,
+    owner: Owner,
+    *,
+    provider: str | None = None,
+    categories: Iterable[str] | None = None,
+) -> list[LinkedAccount]:
+    """The owner's linked accounts as the host's ``store`` has them, filtered and sorted as
+    :func:`list_owner_accounts` does, without calling StackOne: the connectors' names and
+    logos only when they are already cached (else the account's own provider name or key).
+    """
+    accounts = [
+        account
+        for account in store.owner_accounts(owner.id)
+        if not provider or account.provider == provider
+    ]
+    return _listed(accounts, state.connectors.peek() or {}, categories)
+
+
+def _listed(
+    accounts: Iterable[Account], known: dict[str, ConnectorMeta], categories: Iterable[str] | None
+) -> list[LinkedAccount]:
+    """``accounts`` described with ``known`` connectors, those of other ``categories`` left
+    out (an account of an unknown category is kept), sorted by name, then age."""
     wanted = set(categories or ())
     listed = [describe(account, known) for account in accounts]
     if wanted:

@@ -107,7 +107,8 @@
         );
       }
       this.enhance(root);
-      if (data.problem === "loading") this.refresh();
+      // Rows from the host's own store: StackOne's live status replaces them after load.
+      if (data.problem === "loading" || data.refresh === "stored") this.refresh();
     }
 
     json(text) {
