@@ -145,10 +145,13 @@ def create_session(
     owner: Owner,
     expires_in: int,
     options: LinkOptions,
+    *,
+    label: str | None = None,
 ) -> ConnectSession:
     """Create a Connect Session for ``owner`` with checked ``options`` and send the
     ``connect_session_created`` audit signal.
 
+    :param label: the label of the account linked in this session.
     :raises ConfigurationError: no API key. :raises StackOneError: StackOne failed.
     """
     session = state.client.create_connect_session(
@@ -156,6 +159,7 @@ def create_session(
         origin_owner_name=owner.name,
         origin_username=owner.username,
         expires_in=expires_in,
+        label=label,
         **options,
     )
     signals.send(
