@@ -4,7 +4,8 @@ count runs across processes.
 
 ``gunicorn 'tests.hostapp:create_app()'`` reads ``HOSTAPP_INSTANCE`` (its folder),
 ``HOSTAPP_FAIL_FIRST`` (fail the first N runs of each delivery), ``HOSTAPP_RECEIVER_DELAY``
-(seconds each run takes) and ``STACKONE_*``.
+(seconds each run takes), ``HOSTAPP_STALL_FIRST`` (seconds the first run of each delivery
+takes on top: a receiver that outlives the worker) and ``STACKONE_*``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def runs_db(instance: str) -> sqlite3.Connection:
     db.execute(
         "CREATE TABLE IF NOT EXISTS runs (delivery_key TEXT, account_id TEXT, failed INTEGER)"
     )
+    db.execute("CREATE TABLE IF NOT EXISTS starts (delivery_key TEXT)")
     return db
 
 
@@ -37,6 +39,7 @@ def create_app(instance: str | None = None, fail_first: int | None = None, **con
     if fail_first is None:
         fail_first = int(os.environ.get("HOSTAPP_FAIL_FIRST", "0"))
     delay = float(os.environ.get("HOSTAPP_RECEIVER_DELAY", "0"))
+    stall_first = float(os.environ.get("HOSTAPP_STALL_FIRST", "0"))
     app = Flask(__name__, instance_path=instance)
     app.config.update(
         SECRET_KEY="hostapp-secret-key",
@@ -53,9 +56,13 @@ def create_app(instance: str | None = None, fail_first: int | None = None, **con
 
     @account_created.connect_via(app, weak=False)
     def record_run(sender: Flask, event: AccountEvent, **extra: Any) -> None:
-        time.sleep(delay)
         db = runs_db(instance)
         try:
+            db.execute("INSERT INTO starts VALUES (?)", (event.delivery_key,))
+            (started,) = db.execute(
+                "SELECT COUNT(*) FROM starts WHERE delivery_key = ?", (event.delivery_key,)
+            ).fetchone()
+            time.sleep(delay + (stall_first if started == 1 else 0))
             failed = db.execute(
                 "SELECT COUNT(*) FROM runs WHERE delivery_key = ? AND failed", (event.delivery_key,)
             ).fetchone()[0]

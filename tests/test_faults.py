@@ -3,6 +3,7 @@ it can over real HTTP. Nothing is lost, nothing answers 500, nothing hangs."""
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import threading
 import time
@@ -20,9 +21,10 @@ import flask_stackone.core.client as client_module
 from flask_stackone.sandbox import delivery
 from flask_stackone.sandbox.connectors import BY_KEY
 from flask_stackone.sandbox.state import get_sandbox, wait_for_deliveries
+from flask_stackone.testing import make_event, sign
 
-from .conftest import API_KEY, build_app
-from .gunicorn_server import Gunicorn, free_port
+from .conftest import API_KEY, WEBHOOK_SECRET, build_app
+from .gunicorn_server import Gunicorn, free_port, gunicorn
 from .hostapp import create_app, runs_db
 from .live_server import refused_port, serve
 
@@ -121,6 +123,55 @@ def test_the_app_killed_mid_burst_delivers_every_event_after_restart(tmp_path):
     assert set(ran) == set(linked), "every event was delivered: none lost"
     twice = {a for a in ran if ran.count(a) > 1}
     assert len(twice) <= 2, f"only an event in flight at the kill may run twice: {twice}"
+
+
+#: The claim's lease in the next test: long enough that the redelivery right after the
+#: worker's death surely finds the claim, short enough to wait for.
+LEASE = 30
+
+
+@pytest.mark.slow
+def test_a_receiver_outliving_gunicorns_timeout_holds_its_claim_until_the_lease_lapses(tmp_path):
+    """gunicorn kills a sync worker whose request outlives ``--timeout``: the receiver never
+    finishes, so its claim is neither released nor marked done. Redeliveries are answered
+    409 while the claim holds, and the first one after ``STACKONE_DELIVERY_LEASE`` runs."""
+    env = {
+        "HOSTAPP_INSTANCE": str(tmp_path),
+        "HOSTAPP_STALL_FIRST": "120",  # the first run outlives the worker's timeout
+        "STACKONE_DELIVERY_LEASE": str(LEASE),
+        "STACKONE_DELIVERY_WAIT": "0",
+    }
+    body = make_event("account.created", account_id="acc_slow_receiver")
+    headers = {"X-StackOne-Signature": sign(body, WEBHOOK_SECRET)}
+
+    def deliver() -> requests.Response:
+        return requests.post(
+            server.url + "/stackone/webhooks", data=body, headers=headers, timeout=60
+        )
+
+    with gunicorn(
+        "tests.hostapp:create_app()", workers=2, env=env, args=("--timeout", "2")
+    ) as server:
+        claimed_by = time.monotonic()
+        first = deliver()
+        assert (
+            first.status_code == 500 and "json" not in first.headers["Content-Type"]
+        )  # gunicorn's
+        assert deliver().status_code == 409  # the dead worker's claim holds
+        statuses = []
+        deadline = claimed_by + LEASE + 60
+        while time.monotonic() < deadline:
+            statuses.append(deliver().status_code)
+            if statuses[-1] == 200:
+                break
+            time.sleep(1)
+        assert statuses[-1] == 200, statuses
+        assert time.monotonic() - claimed_by >= LEASE  # not before the lease lapsed
+        assert set(statuses[:-1]) <= {409}
+    key = hashlib.sha256(body).hexdigest()
+    assert [(k, failed) for k, _, failed in runs(str(tmp_path))] == [
+        (key, 0)
+    ]  # ran once, to the end
 
 
 # -- StackOne misbehaving, over real HTTP ------------------------------------------------------

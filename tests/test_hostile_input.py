@@ -36,10 +36,11 @@ GENUINE = make_event("account.created", account_id="acc_genuine", origin_owner_i
 class Server:
     """A host app on a real port, and the receiver runs it recorded."""
 
-    def __init__(self, url: str, instance: Path) -> None:
+    def __init__(self, url: str, instance: Path, kind: str) -> None:
         self.url = url
         self.port = int(url.rsplit(":", 1)[1])
         self.instance = instance
+        self.kind = kind
 
     def runs(self) -> list[str]:
         db = runs_db(str(self.instance))
@@ -97,11 +98,11 @@ def server(request, tmp_path_factory) -> Iterator[Server]:
     instance = tmp_path_factory.mktemp(request.param)
     if request.param == "werkzeug":
         with serve(create_app(str(instance), STACKONE_WEBHOOK_MAX_BYTES=LIMIT)) as url:
-            yield Server(url, instance)
+            yield Server(url, instance, request.param)
     else:
         env = {"HOSTAPP_INSTANCE": str(instance), "STACKONE_WEBHOOK_MAX_BYTES": str(LIMIT)}
         with gunicorn("tests.hostapp:create_app()", workers=2, env=env) as running:
-            yield Server(running.url, instance)
+            yield Server(running.url, instance, request.param)
 
 
 def request_bytes(headers: list[str], body: bytes = b"", path: str = WEBHOOK) -> bytes:
@@ -162,6 +163,53 @@ def test_malformed_http_never_500_never_a_forgery_and_the_server_keeps_serving(s
     new = set(server.runs()) - before
     assert new <= {hashlib.sha256(GENUINE).hexdigest()}, "only the genuine event may ever run"
     assert b"X-Injected" not in answer.partition(b"\r\n\r\n")[0]
+    assert server.healthy()
+
+
+#: A genuine, correctly signed webhook hidden after the end of a chunked body, in a request
+#: that also says Content-Length: a front end that follows Content-Length passes it all as one
+#: body; a server that follows Transfer-Encoding and keeps the connection would run it.
+HIDDEN = make_event("account.created", account_id="acc_smuggled", origin_owner_id="org_evil")
+HIDDEN_REQUEST = request_bytes(
+    [f"Content-Length: {len(HIDDEN)}", "X-StackOne-Signature: " + sign(HIDDEN, WEBHOOK_SECRET)],
+    HIDDEN,
+)  # ends with Connection: close, so a server that reads it answers it and closes
+SMUGGLING_BODY = b"0\r\n\r\n" + HIDDEN_REQUEST
+SMUGGLING = (
+    "\r\n".join(
+        [f"POST {WEBHOOK} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json",
+         "X-StackOne-Signature: " + sign(b"", "not-the-secret"),
+         f"Content-Length: {len(SMUGGLING_BODY)}", CHUNKED]
+    ).encode("latin-1")
+    + b"\r\n\r\n"
+    + SMUGGLING_BODY
+)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_request_smuggled_after_the_chunked_end_is_never_run(server):
+    """Content-Length and Transfer-Encoding together, on a kept-alive connection, with a
+    signed request after ``0\\r\\n\\r\\n``: one 4xx answer, the connection closed, the
+    hidden request never read. gunicorn refuses the request before the app sees it;
+    Werkzeug's server reads the chunked body (empty: 401) and closes every connection
+    after its answer."""
+    before = set(server.runs())
+    with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
+        sock.sendall(SMUGGLING)
+        answer = b""
+        while chunk := sock.recv(65536):  # until the server closes the connection
+            answer += chunk
+    assert answer.count(b"HTTP/1.1 ") == 1, answer[:600]
+    status = int(answer.split(b" ", 2)[1])
+    assert 400 <= status < 500, answer[:300]
+    head = answer.partition(b"\r\n\r\n")[0].lower()
+    assert b"connection: close" in head
+    if server.kind == "gunicorn":
+        assert status == 400 and b"application/json" not in head  # gunicorn's own refusal
+    else:
+        assert status == 401  # the app saw the chunked body only: empty, wrongly signed
+    assert set(server.runs()) == before  # nothing ran, the hidden event least of all
+    assert hashlib.sha256(HIDDEN).hexdigest() not in server.runs()
     assert server.healthy()
 
 

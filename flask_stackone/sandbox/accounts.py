@@ -102,6 +102,22 @@ def check_credentials(
     return setup, given, reasons
 
 
+def sample_credentials(connector: Connector, *, error: bool = False) -> dict[str, str]:
+    """Values for every field of ``connector`` that link an account, as a user would type
+    them: the first choice of a select, a made-up value otherwise. With ``error``, the
+    first free-text value contains ``error``, so the account links with status ``error``
+    (a connector with no free-text field has no such value: its account links ``active``).
+    """
+    values = {
+        f.key: f.options[0][0] if f.options else f"sandbox-{f.key.replace('_', '-')}"
+        for f in connector.fields
+    }
+    free = [f.key for f in connector.fields if not f.options]
+    if error and free:
+        values[free[0]] = f"error-{values[free[0]]}"
+    return values
+
+
 def find_existing(
     sandbox: Sandbox, session: dict[str, Any], connector: Connector
 ) -> dict[str, Any] | None:

@@ -6,6 +6,10 @@ pending (or no target URL is known yet), so idle apps keep no thread. A non-2xx 
 or a connection error is retried after ``backoff * 2 ** (attempt - 1)`` seconds (at most
 :data:`MAX_WAIT`), until a 2xx answer, so nothing is lost; with a limit of ``attempts``
 tries, the delivery is ``failed`` once they were made.
+
+:meth:`Deliverer.deliver_due` sends deliveries at once on the caller's thread instead,
+through any transport (a Flask test client): while :meth:`Deliverer.held`, the background
+thread leaves them alone.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
 
 import requests
 
@@ -31,6 +38,38 @@ LEASE = 30.0
 #: An idle worker with pending deliveries but no target URL stops after this many seconds.
 IDLE_EXIT = 30.0
 USER_AGENT = "StackOne-Webhooks (flask-stackone sandbox)"
+
+#: Sends one delivery: ``post(url, body, headers)`` returns the receiver's status code and
+#: answer text, or raises :class:`requests.RequestException` when nothing answered.
+Post = Callable[[str, bytes, Mapping[str, str]], tuple[int, str]]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt at sending a delivery, as recorded.
+
+    :ivar status: the receiver's status code; ``None`` when nothing answered (``error``).
+    """
+
+    delivery_id: int
+    event: str
+    url: str
+    status: int | None
+    answer: str | None
+    error: str | None
+
+    @property
+    def delivered(self) -> bool:
+        """The receiver answered 2xx."""
+        return self.status is not None and 200 <= self.status < 300
+
+
+def post_over_http(
+    session: requests.Session, timeout: float, url: str, body: bytes, headers: Mapping[str, str]
+) -> tuple[int, str]:
+    """:data:`Post` over real HTTP with ``session``."""
+    response = session.post(url, data=body, headers=dict(headers), timeout=timeout)
+    return response.status_code, response.text[:500]
 
 
 class Deliverer:
@@ -64,6 +103,7 @@ class Deliverer:
         self._thread: threading.Thread | None = None
         self._kicked = False
         self._stopped = False
+        self._held = 0
 
     def kick(self) -> None:
         """There may be work: wake the worker, starting it when it is not running."""
@@ -86,6 +126,38 @@ class Deliverer:
             self._cond.notify_all()
         if thread is not None:
             thread.join(timeout)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """While inside, the background thread sends nothing, so the caller can send
+        deliveries itself (:meth:`deliver_due`); afterwards it sends what is still due."""
+        with self._cond:
+            self._held += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._held -= 1
+            self.kick()
+
+    def deliver_due(self, url: str, post: Post, *, account_id: str | None = None) -> list[Attempt]:
+        """Send each due delivery (of ``account_id`` only, when given) once, now, on this
+        thread, to ``url`` through ``post``; a failed one is scheduled again as usual.
+
+        :returns: the attempts made, oldest delivery first.
+        """
+        attempts: list[Attempt] = []
+        lease = max(LEASE, 2 * self.timeout)
+        while True:
+            sent = [a.delivery_id for a in attempts]
+            row = self.store.claim_due(lease, account_id=account_id, skip=sent)
+            if row is None:
+                return attempts
+            attempts.append(
+                self._attempt(
+                    post, url, row["id"], bytes(row["body"]), row["attempts"], row["event"]
+                )
+            )
 
     def wait(self, timeout: float) -> bool:
         """Wait until no delivery is pending; ``False`` if some still are after ``timeout``."""
@@ -112,8 +184,12 @@ class Deliverer:
             if self._stopped:
                 self._thread = None
                 return False
-        url = self.target()
-        row = self.store.claim_due(max(LEASE, 2 * self.timeout)) if url else None
+            if self._held:
+                self._cond.wait(IDLE_EXIT)  # the end of the hold kicks
+                return True
+            url = self.target()
+            # Claimed under the lock: once held() returns, no new claim is made.
+            row = self.store.claim_due(max(LEASE, 2 * self.timeout)) if url else None
         if row is not None and url:
             self._send(session, url, row["id"], bytes(row["body"]), row["attempts"], row["event"])
             return True
@@ -139,7 +215,15 @@ class Deliverer:
         body: bytes,
         done: int,
         event: str,
-    ) -> None:
+    ) -> Attempt:
+        """One attempt over HTTP with ``session``."""
+        post = partial(post_over_http, session, self.timeout)
+        return self._attempt(post, url, delivery_id, body, done, event)
+
+    def _attempt(
+        self, post: Post, url: str, delivery_id: int, body: bytes, done: int, event: str
+    ) -> Attempt:
+        """One attempt through ``post``, recorded, with the next one scheduled if needed."""
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
@@ -149,22 +233,22 @@ class Deliverer:
         answer: str | None = None
         error: str | None = None
         try:
-            response = session.post(url, data=body, headers=headers, timeout=self.timeout)
-            status, answer = response.status_code, response.text[:500]
+            status, answer = post(url, body, headers)
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: could not reach {url}"
-        delivered = status is not None and 200 <= status < 300
-        attempt = done + 1
+        attempt = Attempt(delivery_id, event, url, status, answer, error)
+        tries = done + 1
         next_at = None
-        if not delivered and (self.attempts is None or attempt < self.attempts):
-            next_at = time.time() + min(self.backoff * 2 ** min(attempt - 1, 32), MAX_WAIT)
+        if not attempt.delivered and (self.attempts is None or tries < self.attempts):
+            next_at = time.time() + min(self.backoff * 2 ** min(tries - 1, 32), MAX_WAIT)
         self.store.record_attempt(
             delivery_id, url, status=status, answer=answer, error=error,
-            next_at=next_at, delivered=delivered,
+            next_at=next_at, delivered=attempt.delivered,
         )  # fmt: skip
-        outcome = "delivered" if delivered else f"answer {status}" if status else error
-        log.info("sandbox webhook %s #%s attempt %s: %s", event, delivery_id, attempt, outcome)
-        if not delivered and next_at is None:
+        outcome = "delivered" if attempt.delivered else f"answer {status}" if status else error
+        log.info("sandbox webhook %s #%s attempt %s: %s", event, delivery_id, tries, outcome)
+        if not attempt.delivered and next_at is None:
             log.warning(
-                "sandbox webhook %s #%s failed %s times; giving up", event, delivery_id, attempt
+                "sandbox webhook %s #%s failed %s times; giving up", event, delivery_id, tries
             )
+        return attempt

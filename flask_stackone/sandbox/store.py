@@ -13,7 +13,7 @@ import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, overload
@@ -226,15 +226,29 @@ class SandboxStore:
             )
             return int(cursor.lastrowid or 0)
 
-    def claim_due(self, lease: float) -> sqlite3.Row | None:
+    def claim_due(
+        self, lease: float, *, account_id: str | None = None, skip: Collection[int] = ()
+    ) -> sqlite3.Row | None:
         """The oldest pending delivery that is due, leased for ``lease`` seconds so no
-        other worker (thread or process) sends it meanwhile; ``None`` when none is due."""
+        other worker (thread or process) sends it meanwhile; ``None`` when none is due.
+
+        :param account_id: only a delivery about this account.
+        :param skip: ids of deliveries not to claim (those sent already in this pass).
+        """
         now = time.time()
+        where = "state = 'pending' AND next_at <= ?"
+        args: list[Any] = [now]
+        if account_id is not None:
+            where += " AND account_id = ?"
+            args.append(account_id)
+        if skip:
+            where += f" AND id NOT IN ({', '.join('?' * len(skip))})"
+            args.extend(skip)
         with self._tx() as db:
             row: sqlite3.Row | None = db.execute(
-                "SELECT id, event, account_id, body, attempts FROM deliveries"
-                " WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT 1",
-                (now,),
+                "SELECT id, event, account_id, body, attempts FROM deliveries"  # noqa: S608
+                f" WHERE {where} ORDER BY next_at, id LIMIT 1",
+                args,
             ).fetchone()
             if row is not None:
                 db.execute(
