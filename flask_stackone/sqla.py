@@ -53,7 +53,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from . import signals
 from .core.errors import ConfigurationError, NotFoundError, StackOneError
 from .core.models import Account, AccountEvent
-from .state import get_client, get_state
+from .services.state import get_client, get_state
 
 log = logging.getLogger("flask_stackone")
 
