@@ -9,7 +9,7 @@ PORT ?= 5000
 LOWEST_VENV := .venv-lowest
 LOWEST_PINS := flask==2.3.0 werkzeug==2.3.0 requests==2.28.0 itsdangerous==2.1.2 blinker==1.6.2 redis==5.3.0
 
-.PHONY: run test test-lowest bench lint format hub clean
+.PHONY: run test test-lowest docs bench lint format hub clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(BIN)/python:
 
 # Re-install when the project's metadata changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,docs]'
 	touch $@
 
 # The pinned StackOne Hub script: fetched once with npm into the per-user cache, verified
@@ -45,12 +45,19 @@ $(LOWEST_VENV)/.installed: pyproject.toml Makefile
 	$(LOWEST_VENV)/bin/python -m pip install --quiet -e '.[test]' -c $(LOWEST_VENV)/constraints.txt
 	touch $@
 
-# Browser and slow tests ran in the main run; lint and type checks are about the source.
+# Browser and slow tests ran in the main run; lint, type checks and the reference are about the
+# source.
 test-lowest: $(LOWEST_VENV)/.installed hub
 	@$(LOWEST_VENV)/bin/python -c "import sys, importlib.metadata as m; \
 	found = [p.partition('=')[0] + '==' + m.version(p.partition('=')[0]) for p in sys.argv[1:]]; \
 	print('lowest versions:', *found); sys.exit(found != sys.argv[1:])" $(LOWEST_PINS)
-	$(LOWEST_VENV)/bin/python -m pytest -m "not browser and not slow and not lint"
+	$(LOWEST_VENV)/bin/python -m pytest -m "not browser and not slow and not lint and not docs"
+
+# The documentation as HTML, from docs/ and the docstrings; any Sphinx warning is an error
+# (tests/test_reference.py builds it the same way in `make test`).
+docs: $(VENV)/.installed
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run.py
@@ -65,4 +72,4 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) $(LOWEST_VENV) build dist *.egg-info test-artifacts .mypy_cache
+	rm -rf $(VENV) $(LOWEST_VENV) build dist *.egg-info test-artifacts .mypy_cache docs/_build

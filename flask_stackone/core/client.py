@@ -87,12 +87,21 @@ def parse_retry_after(value: str | None) -> float | None:
 class StackOneClient:
     """A client for the StackOne endpoints account linking needs.
 
+    Every call raises a :class:`~flask_stackone.StackOneError` when StackOne fails, after the
+    retries a GET gets; the subclass says how (all are in :mod:`flask_stackone.errors`):
+    ``AuthenticationError`` (401, 403: the key), ``NotFoundError`` (404),
+    ``RateLimitedError`` (429), ``InvalidRequestError`` (another 4xx), ``ServerError`` (408,
+    5xx), ``StackOneTimeout``, ``StackOneConnectionError`` (no connection), and
+    ``InvalidResponseError`` (a 2xx answer that is not the JSON expected). Each carries
+    StackOne's ``status`` and ``request_id``.
+
     :param api_key: the project's API key (Basic auth user name).
     :param base_url: StackOne's API root; plain http only for localhost.
     :param timeout: seconds to wait for a connection and for each answer.
     :param max_retries: how many times a GET may be retried.
     :param max_retry_wait: the most seconds all retries of one call may wait in total.
     :param session: a ``requests.Session`` to use (one is created and pooled otherwise).
+    :raises ConfigurationError: no API key, or a ``base_url`` the key must not be sent to.
     """
 
     def __init__(
@@ -119,6 +128,7 @@ class StackOneClient:
         return f"<StackOneClient {self.base_url} api_key=***>"
 
     def close(self) -> None:
+        """Close the pooled connections."""
         self.session.close()
 
     # -- the calls ---------------------------------------------------------------------------
@@ -140,11 +150,15 @@ class StackOneClient:
         connector_profile_id: str | None = None,
         integration_id: str | None = None,
     ) -> ConnectSession:
-        """``POST /connect_sessions``. Fields left as ``None`` are not sent.
+        """``POST /connect_sessions``. Fields left as ``None`` are not sent. Retried only when
+        StackOne certainly did not process it (429, or no connection made).
 
         :param connector_profile_id: the connector profile to use; ``integration_id`` is its
             older name, taken too and sent as ``connector_profile_id``.
+        :returns: the session; ``expires_at`` is counted from when it was asked for.
         :raises ValueError: both names given, with different values.
+        :raises InvalidRequestError: StackOne refused a field (an unknown provider ...).
+        :raises StackOneError: StackOne failed otherwise (a subclass, see above).
         """
         if integration_id is not None:
             if connector_profile_id not in (None, integration_id):
@@ -184,6 +198,7 @@ class StackOneClient:
 
         :returns: the session, without its token or auth link.
         :raises InvalidRequestError: the token is unknown or expired (StackOne answers 400).
+        :raises StackOneError: StackOne failed otherwise (a subclass, see above).
         """
         data = self._json("POST", "/connect_sessions/authenticate", json={"token": token})
         if not isinstance(data, dict) or data.get("id") is None:
@@ -191,7 +206,12 @@ class StackOneClient:
         return AuthenticatedSession.from_api(data)
 
     def get_account(self, account_id: str) -> Account:
-        """``GET /accounts/{id}``. Raises :class:`~flask_stackone.errors.NotFoundError`."""
+        """``GET /accounts/{id}``.
+
+        :raises NotFoundError: no account with this id.
+        :raises StackOneError: StackOne failed otherwise (a subclass, see above).
+        :raises ValueError: an empty id, ``.`` or ``..``.
+        """
         return self._account(self._json("GET", f"/accounts/{_segment(account_id)}"))
 
     def get_account_meta(self, account_id: str) -> AccountMeta:
@@ -205,11 +225,24 @@ class StackOneClient:
         return AccountMeta.from_api(data)
 
     def delete_account(self, account_id: str) -> Account:
-        """``DELETE /accounts/{id}``; returns the deleted account."""
+        """``DELETE /accounts/{id}``.
+
+        :returns: the deleted account.
+        :raises NotFoundError: no account with this id.
+        :raises StackOneError: StackOne failed otherwise (a subclass, see above).
+        :raises ValueError: an empty id, ``.`` or ``..``.
+        """
         return self._account(self._json("DELETE", f"/accounts/{_segment(account_id)}"))
 
     def update_account(self, account_id: str, **fields: Any) -> Account:
-        """``PATCH /accounts/{id}`` with the given fields (``label``, ``secrets`` ...)."""
+        """``PATCH /accounts/{id}`` with the given fields (``label``, ``secrets`` ...).
+
+        :returns: the account as it is now.
+        :raises NotFoundError: no account with this id.
+        :raises InvalidRequestError: StackOne refused a field.
+        :raises StackOneError: StackOne failed otherwise (a subclass, see above).
+        :raises ValueError: an empty id, ``.`` or ``..``.
+        """
         return self._account(self._json("PATCH", f"/accounts/{_segment(account_id)}", json=fields))
 
     def iter_accounts(
@@ -232,8 +265,8 @@ class StackOneClient:
         :param providers: only these connectors (``"bamboohr"`` ...).
         :param status: only accounts with one of these statuses.
         :param page_size: accounts per request.
-        :returns: an iterator of :class:`~flask_stackone.models.Account`.
-        :raises StackOneError: StackOne failed (after the GET's retries).
+        :returns: an iterator of :class:`~flask_stackone.Account`.
+        :raises StackOneError: StackOne failed (a subclass, see above), when a page is read.
         """
         params: dict[str, Any] = {"page_size": page_size}
         if owner_id is not None:
@@ -262,13 +295,16 @@ class StackOneClient:
         """Every matching account across all pages, as a list: ``list_accounts(owner_id="org_42")``
         is the owner's accounts. Takes :meth:`iter_accounts`'s filters.
 
-        :raises StackOneError: StackOne failed.
+        :raises StackOneError: StackOne failed (a subclass, see above).
         """
         return list(self.iter_accounts(**filters))
 
     def list_connectors_meta(self) -> list[ConnectorMeta]:
         """``GET /connectors/meta``: every connector of the project, with its display name,
-        category and logos. Entries without a ``provider`` are skipped."""
+        category and logos. Entries without a ``provider`` are skipped.
+
+        :raises StackOneError: StackOne failed (a subclass, see above).
+        """
         # The logos (``resources``) come only when asked for.
         data = self._json("GET", "/connectors/meta", params={"include": "resources"})
         items = data.get("data") if isinstance(data, dict) else data

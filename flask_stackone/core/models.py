@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 ACCOUNT_EVENTS = ("account.created", "account.updated", "account.deleted")
 
@@ -50,6 +50,34 @@ def redacted_repr(obj: Any, hidden: Iterable[str] = ("api_key", "webhook_secret"
     return f"{type(obj).__name__}({shown})"
 
 
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_datetime(value, "auto")
+    if isinstance(value, JSONReady):
+        return value.to_dict()
+    if isinstance(value, (tuple, list)):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _json_ready(item) for key, item in value.items()}
+    return value
+
+
+class JSONReady:
+    """Gives the dataclasses below their JSON-ready form, :meth:`to_dict`."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as values ``json.dumps`` takes as they are: datetimes as ISO 8601 strings
+        in UTC (``2025-05-01T10:00:00Z``), tuples as lists, nested models (``status_reasons``)
+        as dicts. Fields kept out of ``repr`` are left out here too: the session's token and
+        auth link (credentials), ``setup_information``, and ``raw`` (StackOne's answer as sent).
+        """
+        return {
+            f.name: _json_ready(getattr(self, f.name)) for f in fields(cast(Any, self)) if f.repr
+        }
+
+
 def _str_or_none(value: Any) -> str | None:
     if value is None or isinstance(value, (dict, list)):
         return None
@@ -57,7 +85,7 @@ def _str_or_none(value: Any) -> str | None:
 
 
 @dataclass(frozen=True)
-class Owner:
+class Owner(JSONReady):
     """The customer (usually an organisation of your app) who links accounts.
 
     ``id`` and ``name`` become StackOne's ``origin_owner_id`` / ``origin_owner_name``;
@@ -78,7 +106,7 @@ class Owner:
 
 
 @dataclass(frozen=True)
-class ConnectSession:
+class ConnectSession(JSONReady):
     """A StackOne Connect Session. ``token`` is for the Hub only and never logged."""
 
     id: str
@@ -126,7 +154,7 @@ class ConnectSession:
 
 
 @dataclass(frozen=True)
-class AuthenticatedSession:
+class AuthenticatedSession(JSONReady):
     """What StackOne knows of a session token (``POST /connect_sessions/authenticate``): the
     session without its token or auth link. ``latest_connection_attempt`` is kept as sent."""
 
@@ -174,7 +202,7 @@ class AuthenticatedSession:
 
 
 @dataclass(frozen=True)
-class AccountMeta:
+class AccountMeta(JSONReady):
     """An account's connector, category and data models (``GET /accounts/{id}/meta``)."""
 
     provider: str | None = None
@@ -194,39 +222,59 @@ class AccountMeta:
 
 
 @dataclass(frozen=True)
-class StatusReason:
+class StatusReason(JSONReady):
     """Why an account is not ``active``: StackOne's ``{code, description, timestamp}``."""
 
+    #: A short reason, e.g. ``"invalid_credentials"``.
     code: str | None = None
+    #: The reason for a person to read.
     description: str | None = None
+    #: When StackOne recorded it, as StackOne wrote it.
     timestamp: str | None = None
 
 
 @dataclass(frozen=True)
-class Account:
+class Account(JSONReady):
     """A linked account. Only ``status == "active"`` means it can be used."""
 
+    #: StackOne's account id.
     id: str
+    #: The connector's key, e.g. ``"bamboohr"``.
     provider: str | None = None
+    #: The connector's display name, e.g. ``"BambooHR"``.
     provider_name: str | None = None
+    #: ``"active"``, ``"inactive"``, ``"error"``... (an open set: anything but ``"active"``
+    #: needs attention).
     status: str | None = None
+    #: Why the account is not ``active``, as StackOne explains it.
     status_reasons: tuple[StatusReason, ...] = ()
+    #: Your :attr:`Owner.id`.
     origin_owner_id: str | None = None
+    #: Your :attr:`Owner.name`.
     origin_owner_name: str | None = None
+    #: Your :attr:`Owner.username`.
     origin_username: str | None = None
+    #: The label the session gave the account, if any.
     label: str | None = None
+    #: ``"production"`` or ``"test"``, as the session set it.
     type: str | None = None
+    #: The connector's setup information, as StackOne holds it.
     setup_information: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: When the account was linked (UTC).
     created_at: datetime | None = None
+    #: When StackOne last changed it (UTC).
     updated_at: datetime | None = None
+    #: StackOne's answer as it came, unknown fields included.
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def is_active(self) -> bool:
+        """``status == "active"``: the account can be used."""
         return self.status == "active"
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Account:
+        """Build from one account of StackOne's answer (``GET /accounts/{id}`` ...)."""
         reasons = data.get("status_reasons")
         return cls(
             id=str(data["id"]),
@@ -269,7 +317,7 @@ class Account:
 
 
 @dataclass(frozen=True, kw_only=True)
-class WebhookEvent:
+class WebhookEvent(JSONReady):
     """A verified webhook event of any type (``hris_employees.updated``, ...).
 
     ``type`` is the body's ``event`` string, ``""`` when it has none (``raw`` holds the body).
@@ -278,16 +326,27 @@ class WebhookEvent:
     ``"app"`` for a disconnection made through the app's disconnect route.
     """
 
+    #: The event's name, e.g. ``"account.created"``.
     type: str
+    #: The account it is about.
     account_id: str | None = None
+    #: The connector's key, e.g. ``"bamboohr"``.
     provider: str | None = None
+    #: Your StackOne project.
     project_id: str | None = None
+    #: What kind of record changed (``"account"`` for account events).
     record_type: str | None = None
+    #: The id of that record.
     record_id: str | None = None
+    #: When it happened (UTC).
     event_date: datetime | None = None
+    #: When StackOne sent it (UTC).
     sent_at: datetime | None = None
+    #: ``"webhook"``, ``"hub"`` or ``"app"`` (see above).
     source: str = "webhook"
+    #: The sha256 of the raw body.
     delivery_key: str | None = None
+    #: The body as it came, unknown fields included.
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -300,15 +359,18 @@ class AccountEvent(WebhookEvent):
     carries neither.
     """
 
+    #: Your :attr:`Owner.id` (StackOne's ``origin_owner_id``).
     owner_id: str | None = None
+    #: Your :attr:`Owner.name` (``origin_owner_name``).
     owner_name: str | None = None
+    #: Your :attr:`Owner.username` (``origin_username``).
     username: str | None = None
     label: str | None = None
     account_type: str | None = None
 
 
 @dataclass(frozen=True)
-class SessionCreated:
+class SessionCreated(JSONReady):
     """Audit record sent with ``connect_session_created``. It never holds the token."""
 
     session_id: str
@@ -320,7 +382,7 @@ class SessionCreated:
 
 
 @dataclass(frozen=True)
-class ConnectorMeta:
+class ConnectorMeta(JSONReady):
     """One connector of the project, from StackOne's ``GET /connectors/meta``: its display
     name, category and logos. ``logo_url`` is kept as StackOne sent it (check it before
     putting it in a page)."""

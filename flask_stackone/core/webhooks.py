@@ -213,7 +213,10 @@ def construct_event(
 
     :param max_age: refuse a delivery sent longer ago than this many seconds (see
         :func:`check_event_time`); ``None`` checks no age.
-    :raises SignatureVerificationError, InvalidPayloadError, StaleEventError:
+    :returns: the event, as :func:`parse_event` gives it.
+    :raises SignatureVerificationError: as :func:`verify_signature`.
+    :raises InvalidPayloadError: as :func:`parse_event`.
+    :raises StaleEventError: with ``max_age``: sent longer ago, or dated in the future.
     """
     verify_signature(body, header, secrets)
     event = parse_event(body)

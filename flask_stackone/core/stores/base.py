@@ -27,13 +27,25 @@ DAY = 86400
 
 
 class DeliveryStore(Protocol):
-    """What the webhook route needs of a store."""
+    """What the webhook route needs of a store: any object with these three methods can be
+    one (``STACKONE_DELIVERY_STORE``). A claim left by a worker that died expires after its
+    lease."""
 
-    def claim(self, key: str) -> ClaimResult: ...
+    def claim(self, key: str) -> ClaimResult:
+        """Claim the delivery ``key`` for the calling thread.
 
-    def remember(self, key: str) -> None: ...
+        :returns: ``"claimed"`` (handle it now), ``"done"`` (handled before) or ``"busy"``
+            (another worker holds a live claim).
+        """
+        ...
 
-    def release(self, key: str) -> None: ...
+    def remember(self, key: str) -> None:
+        """Mark ``key`` handled, ending this thread's claim."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Drop this thread's claim on ``key``, so a redelivery is handled again."""
+        ...
 
 
 def _new_process_tag() -> None:
