@@ -217,7 +217,10 @@ class StackOneClient:
     def get_account_meta(self, account_id: str) -> AccountMeta:
         """``GET /accounts/{id}/meta``: the account's connector, category and data models.
 
+        :returns: the account's :class:`~flask_stackone.core.models.AccountMeta`.
+        :raises ValueError: ``account_id`` is not an account id.
         :raises NotFoundError: no such account.
+        :raises StackOneError: StackOne failed otherwise (after the GET's retries).
         """
         data = self._json("GET", f"/accounts/{_segment(account_id)}/meta")
         if not isinstance(data, dict):
