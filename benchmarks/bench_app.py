@@ -36,6 +36,7 @@ def create_app(store: str | None = None, api_url: str | None = None) -> Flask:
     Redis or database URL."""
     app = Flask(__name__, instance_path=os.environ.get("BENCH_INSTANCE", "/tmp/bench-instance"))
     app.config.update(
+        SECRET_KEY="bench-secret-key",
         STACKONE_API_KEY=API_KEY,
         STACKONE_WEBHOOK_SECRET=WEBHOOK_SECRET,
         STACKONE_DELIVERY_STORE=store,
