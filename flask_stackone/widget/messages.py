@@ -31,6 +31,10 @@ GLUE_MESSAGES = {
     "not_confirmed": N_("The account was connected, but this site could not confirm it."),
     "not_started": N_("The StackOne Hub could not be started."),
     "csrf_fix": N_("Reload the page and try again."),
+    "restarted": N_(
+        "The session ran out before the account was connected, so the form started again. "
+        "Please enter the details once more."
+    ),
 }
 
 #: The accounts panel script's messages (``static/stackone/accounts.js``).

@@ -3,12 +3,14 @@
  *
  * For each [data-stackone-hub] element: POST the token route for a Connect Session token,
  * load the pinned Hub script (with its SRI hash) the first time a widget is shown, create
- * <stackone-hub>, replace the token before it expires or when the Hub shows its expired
- * state, confirm the account server-side on `success`, then dispatch `stackone:linked`.
- * Problems are shown as readable text in the widget's place; a failed background renewal
- * is retried and shown only once the current token has run out. Requests and elements are
- * made by common.js, served before this. The messages come from the server in the page's
- * language (data-messages). Plain JS, no build step.
+ * <stackone-hub>, renew the token while the Hub shows its connector list (the Hub forgets an
+ * open form when its token changes), start it afresh with a notice when a token runs out
+ * during a form or an OAuth sign-in, and when the Hub shows its expired state; confirm the
+ * account server-side on `success`, then dispatch `stackone:linked`. Problems are shown as
+ * readable text in the widget's place; a failed background renewal is retried and shown
+ * only once the current token has run out. Requests and elements are made by common.js,
+ * served before this. The messages come from the server in the page's language
+ * (data-messages). Plain JS, no build step.
  */
 (() => {
   "use strict";
@@ -22,9 +24,13 @@
   const NONCE = (document.currentScript && document.currentScript.nonce) || "";
   // What the Hub renders when its API answered 401/403 (an expired or unknown token).
   const EXPIRED_TEXTS = ["No configured integrations available.", "Failed to create account"];
-  const EXPIRED_CHECK_MS = 1000;
   const EXPIRED_REFRESH_EVERY_MS = 60000;
-  const MAX_TIMEOUT_MS = 2147483647;
+  // The Hub's search box, there only while its connector list shows: nothing is typed yet,
+  // so a new token loses nothing. On a new token the Hub 1.11.4 drops its data and, at the
+  // next keystroke, reloads an open form empty; its OAuth poll keeps the token it began with.
+  const LIST_SELECTOR = 'input[name="search"]';
+  // How often the glue looks at the Hub and the clock.
+  const WATCH_MS = 1000;
   // Where the Hub keeps a theme object and the light/dark mode it last rendered; it merges
   // both into every later render on this origin.
   const THEME_KEYS = ["malachite-custom-theme", "malachite-theme-mode"];
@@ -49,7 +55,8 @@
     :where(.stackone-hub-notice) { padding: 16px 20px; border-radius: 12px;
       border: 1px solid #fcd34d; background: #fffbeb; color: #78350f;
       font: 14px/1.5 system-ui, sans-serif; }
-    :where(.stackone-hub-notice p, .stackone-hub-notice ul) { margin: 0 0 8px; }`;
+    :where(.stackone-hub-notice p, .stackone-hub-notice ul) { margin: 0 0 8px; }
+    :where(.stackone-hub-restarted) { margin-bottom: 12px; }`;
 
   function addStyles() {
     try {
@@ -102,6 +109,19 @@
     return parts.join(" ");
   }
 
+  /** The first element under ``node`` matching ``selector``, through open shadow roots. */
+  function deepQuery(node, selector) {
+    const found = node.querySelector(selector);
+    if (found) return found;
+    for (const child of node.querySelectorAll("*")) {
+      if (child.shadowRoot) {
+        const inside = deepQuery(child.shadowRoot, selector);
+        if (inside) return inside;
+      }
+    }
+    return null;
+  }
+
   function sameOrigin(url) {
     try {
       const target = new URL(url, window.location.href);
@@ -127,10 +147,10 @@
       const button = root.querySelector("[data-stackone-open]");
       this.buttonLabel = (button && button.textContent) || this.text("connect");
       this.hub = null;
-      this.refreshTimer = 0;
       this.refreshFailures = 0;
       this.expiresAt = 0;
-      this.expiredTimer = 0;
+      this.renewAt = 0;
+      this.watchTimer = 0;
       this.lastExpiredRefresh = -Infinity;
       this.refreshing = null;
       this.confirmed = new Set();
@@ -192,7 +212,8 @@
       });
     }
 
-    mount(session) {
+    /** Show a new Hub with ``session``'s token; ``notice`` (a text) goes above it. */
+    mount(session, notice = null) {
       const hub = document.createElement("stackone-hub");
       hub.style.display = "block";
       hub.setAttribute("mode", "integration-picker");
@@ -217,15 +238,19 @@
       }
       hub.addEventListener("success", (event) => this.onSuccess(event.detail || {}));
       hub.addEventListener("close", () => this.onClose());
-      this.root.replaceChildren(hub);
+      const above = [];
+      if (notice) {
+        above.push(element("div", "stackone-hub-notice stackone-hub-restarted", notice));
+        above[0].setAttribute("role", "alert");
+      }
+      this.root.replaceChildren(...above, hub);
       this.hub = hub;
       this.setToken(session);
-      this.expiredTimer = window.setInterval(() => this.checkExpired(), EXPIRED_CHECK_MS);
+      this.watchTimer = window.setInterval(() => this.watch(), WATCH_MS);
     }
 
     unmount() {
-      window.clearTimeout(this.refreshTimer);
-      window.clearInterval(this.expiredTimer);
+      window.clearInterval(this.watchTimer);
       if (this.hub) this.hub.remove();
       this.hub = null;
     }
@@ -234,49 +259,69 @@
       this.hub.setAttribute("token", session.token);
       this.expiresAt = session.expiresAt;
       this.refreshFailures = 0;
-      // Ask for the next token a little before this one runs out (60 s, less if it is short).
-      const lead = Math.min(60000, session.lifetime * 0.2);
-      const wait = session.expiresAt - lead - Date.now();
-      this.schedule(() => this.refresh(), Math.max(1000, wait));
+      // Renewed at the connector list once half its life is over: a form opened from the
+      // list always has at least half a session's lifetime to be filled in.
+      this.renewAt = session.expiresAt - session.lifetime / 2;
     }
 
-    schedule(action, wait) {
-      window.clearTimeout(this.refreshTimer);
-      this.refreshTimer = window.setTimeout(action, Math.min(MAX_TIMEOUT_MS, Math.max(0, wait)));
+    /** What the Hub shows: ``"expired"`` (StackOne refused its token), ``"list"`` (its
+     * connector list: nothing typed yet) or ``"busy"`` (a form, an OAuth sign-in, loading). */
+    view() {
+      if (EXPIRED_TEXTS.some((marker) => deepText(this.hub).includes(marker))) return "expired";
+      return deepQuery(this.hub, LIST_SELECTOR) ? "list" : "busy";
+    }
+
+    /** Every second while the page is visible: renew at the connector list when due, start
+     * afresh once the token ran out (with a notice when a form or sign-in was under way, as
+     * the Hub's calls would be refused from now on), or after the Hub's expired state. */
+    watch() {
+      if (!this.hub || document.hidden) return;
+      const view = this.view();
+      const now = Date.now();
+      if (view === "expired") {
+        // Once a minute at most, so a project with no connectors does not loop.
+        if (now - this.lastExpiredRefresh < EXPIRED_REFRESH_EVERY_MS) return;
+        this.lastExpiredRefresh = now;
+        this.refresh({ restart: true });
+      } else if (now >= this.expiresAt) {
+        this.refresh({ restart: true, notice: view === "busy" ? this.text("restarted") : null });
+      } else if (view === "list" && now >= this.renewAt) {
+        this.refresh();
+      }
     }
 
     /** A background renewal failed while the Hub still has a token: keep the Hub, which
      * works until that token runs out. A passing failure (network, 408, 429, 5xx) is tried
-     * again with backoff; the failure is shown only when the token has expired. */
+     * again with backoff; any failure shows once the token has run out and asking again
+     * (the restart) fails too. */
     renewalFailed(error) {
-      const left = this.expiresAt - Date.now();
-      if (left <= 0) {
-        this.fail(error, "session");
-        return;
-      }
       const status = error instanceof RequestError ? error.status : 0;
       const passing = status === 0 || status === 408 || status === 429 || status >= 500;
       if (!passing) {
-        this.schedule(() => this.fail(error, "session"), left);
+        this.renewAt = Infinity;
         return;
       }
       const backoff = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** this.refreshFailures);
       this.refreshFailures += 1;
-      this.schedule(() => this.refresh(), Math.min(backoff, left));
+      this.renewAt = Date.now() + backoff;
     }
 
-    /** Fetch the next token; ``restart`` builds a new element (the Hub keeps an empty
-     * connector list after a refused token, even when given a new one). */
-    refresh(restart = false) {
+    /** Fetch the next token. Without ``restart`` it replaces the token only if the connector
+     * list still shows when it arrives; ``restart`` builds a new element (the Hub keeps an
+     * empty connector list after a refused token, even when given a new one) with ``notice``
+     * above it. */
+    refresh({ restart = false, notice = null } = {}) {
       if (!this.refreshing) {
         this.refreshing = this.fetchToken()
           .then((session) => {
             if (!this.hub) return;
             if (restart) {
               this.unmount();
-              this.mount(session);
-            } else {
+              this.mount(session, notice);
+            } else if (this.view() === "list") {
               this.setToken(session);
+            } else {
+              this.renewAt = Date.now(); // a form opened meanwhile: renew back at the list
             }
           })
           .catch((error) => {
@@ -294,23 +339,14 @@
       return this.refreshing;
     }
 
-    checkExpired() {
-      if (!this.hub || document.hidden) return;
-      const text = deepText(this.hub);
-      if (!EXPIRED_TEXTS.some((marker) => text.includes(marker))) return;
-      // The Hub shows this when StackOne refused the token; a fresh one restarts it. Once a
-      // minute at most, so a project with no connectors does not loop.
-      const now = Date.now();
-      if (now - this.lastExpiredRefresh < EXPIRED_REFRESH_EVERY_MS) return;
-      this.lastExpiredRefresh = now;
-      this.refresh(true);
-    }
-
     async onSuccess(detail) {
       const id = typeof detail.id === "string" ? detail.id : String(detail.id || "");
       if (!id || this.confirmed.has(id)) return;
       this.confirmed.add(id);
-      window.clearTimeout(this.refreshTimer);
+      // Linked: the token is no longer needed, and a notice about a restart is stale.
+      window.clearInterval(this.watchTimer);
+      const restarted = this.root.querySelector(".stackone-hub-restarted");
+      if (restarted) restarted.remove();
       let account = { id, provider: detail.provider || null, status: null, status_reasons: [] };
       if (this.data.confirm !== "false") {
         try {
