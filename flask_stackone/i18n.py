@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from flask import current_app, has_request_context
 from markupsafe import Markup, escape
 
+from .core.setting_parsers import LOCALE
 from .services.settings import Settings
 
 #: The gettext domain of the package.
@@ -45,7 +46,7 @@ class Catalogue(Protocol):
     def gettext(self, message: str) -> str: ...
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)  # bounded: a host's locale function may read the request
 def catalogue(locale: str) -> Catalogue:
     """The package's catalogue for ``locale`` (``de_DE`` falls back to ``de``); no
     catalogue: the messages as written."""
@@ -143,12 +144,15 @@ class Translator:
 
 
 def chosen_locale(settings: Settings) -> str | None:
-    """The locale ``STACKONE_LOCALE`` names for this request, or ``None``."""
+    """The locale ``STACKONE_LOCALE`` names for this request, or ``None`` (also when its
+    function returns something that is no locale: it may read a value from the request)."""
     configured = settings.locale
     if configured is None:
         return None
     value = configured() if callable(configured) else configured
-    return _normal(value) if value else None
+    if not value or not LOCALE.fullmatch(str(value)):
+        return None
+    return _normal(value)
 
 
 def translator(settings: Settings) -> Translator:

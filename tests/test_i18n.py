@@ -271,3 +271,22 @@ def test_the_host_overrides_single_messages(api: Any, installed: Path) -> None:
 def test_a_wrong_language_setting_is_refused_by_name(key: str, value: Any) -> None:
     with pytest.raises(ConfigurationError, match=key):
         build_app(**{key: value})
+
+
+def test_a_locale_the_host_reads_from_the_request_cannot_be_anything() -> None:
+    """``STACKONE_LOCALE`` as a function of the request (``?lang=``): a value that is no
+    locale is English, and the catalogues kept stay few whatever the values sent."""
+    from flask_stackone import i18n
+
+    app = build_app(STACKONE_LOCALE=lambda: request.args.get("lang"))
+    with app.test_request_context():
+        link = onboarding_link(ACME).removeprefix("http://localhost")
+    client = app.test_client()
+    for hostile in ["../../etc", "de\x00", "x" * 5000, "<b>", "de'\""]:
+        answer = client.get(link, query_string={"lang": hostile})
+        assert answer.status_code == 200
+        assert '<html lang="en">' in answer.get_data(as_text=True)
+    i18n.catalogue.cache_clear()
+    for number in range(500):
+        client.get(link, query_string={"lang": f"de_x{number}"})
+    assert i18n.catalogue.cache_info().currsize <= 64
