@@ -154,3 +154,11 @@ def test_the_hook_may_set_only_its_fields(app: Flask, returned: Any) -> None:
     app.blueprints["stackone"].session_fields(lambda owner, options: returned)
     with app.test_request_context(), pytest.raises(TypeError, match="session_fields"):
         create_auth_link(Owner("org_1", "Acme Ltd"))
+
+
+@pytest.mark.parametrize("label", ["a\x85b", "a\x9bb", "a\u2028b", "a\u2029b"])
+def test_a_label_with_other_control_or_line_characters_is_refused(app: Flask, label: str) -> None:
+    answer = app.test_client().post(
+        "/stackone/connect-session", json={"label": label}, headers=HEADERS
+    )
+    assert answer.status_code == 400 and answer.json["error"] == "invalid_label"

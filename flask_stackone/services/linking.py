@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, TypedDict
@@ -58,6 +59,9 @@ SESSION_FIELDS = frozenset({"label", "metadata", "type", "connector_profile_id"}
 ACCOUNT_TYPES = frozenset({"production", "test"})
 #: The longest label (StackOne's text fields take 255 characters).
 MAX_LABEL = 255
+#: The Unicode categories a label may not have a character of: control characters
+#: (C0, DEL and C1) and the line and paragraph separators.
+NOT_IN_LABEL = frozenset({"Cc", "Zl", "Zp"})
 
 
 def is_account_id(value: object) -> bool:
@@ -84,8 +88,8 @@ def current_owner(state: StackOneState) -> Owner | None:
 
 
 def check_label(value: Any) -> str | None:
-    """A label: text of 1 to 255 characters without control characters, spaces trimmed;
-    ``None`` passes.
+    """A label: text of 1 to 255 characters without control characters or line breaks,
+    spaces trimmed; ``None`` passes.
 
     :raises InvalidOptionError: anything else (code ``invalid_label``).
     """
@@ -95,7 +99,7 @@ def check_label(value: Any) -> str | None:
         not isinstance(value, str)
         or not value.strip()
         or len(value) > MAX_LABEL
-        or any(ord(c) < 32 or ord(c) == 127 for c in value)
+        or any(unicodedata.category(c) in NOT_IN_LABEL for c in value)
     ):
         raise InvalidOptionError(
             f"label must be text of 1 to {MAX_LABEL} characters", code="invalid_label"
