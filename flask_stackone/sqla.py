@@ -37,6 +37,7 @@ from sqlalchemy import (
     Engine,
     String,
     Table,
+    Text,
     and_,
     case,
     insert,
@@ -72,12 +73,12 @@ class LinkedAccountMixin:
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[str] = mapped_column(String(128), unique=True)
     owner_id: Mapped[str | None] = mapped_column(String(255), index=True)
-    owner_name: Mapped[str | None] = mapped_column(String(255))
+    owner_name: Mapped[str | None] = mapped_column(Text)
     provider: Mapped[str | None] = mapped_column(String(100))
-    provider_name: Mapped[str | None] = mapped_column(String(255))
+    provider_name: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str | None] = mapped_column(String(50))
     status_reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    label: Mapped[str | None] = mapped_column(String(255))
+    label: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -143,7 +144,11 @@ def utc(moment: datetime | None) -> datetime | None:
         return None
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:  # a time with an offset at the very edge of the calendar
+        edge = datetime.min if moment.year == 1 else datetime.max
+        return edge.replace(tzinfo=timezone.utc)
 
 
 def now() -> datetime:

@@ -273,6 +273,18 @@ def test_a_wrong_language_setting_is_refused_by_name(key: str, value: Any) -> No
         build_app(**{key: value})
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["Fertig: %(nom)s", "%(name)s zu 100% verbunden", {"de": "%(name)s %d"}],
+)
+def test_an_override_with_placeholders_its_message_lacks_is_refused(text: Any) -> None:
+    """A text the panel would fail to fill in (a 500 when first shown) is refused up front."""
+    with pytest.raises(ConfigurationError, match=r"STACKONE_MESSAGES.*placeholders"):
+        build_app(STACKONE_MESSAGES={"%(name)s is connected.": text})
+    app = build_app(STACKONE_MESSAGES={"%(name)s is connected.": "%(name)s: 100%% ok"})
+    assert app.config["STACKONE_MESSAGES"]
+
+
 def test_a_locale_the_host_reads_from_the_request_cannot_be_anything() -> None:
     """``STACKONE_LOCALE`` as a function of the request (``?lang=``): a value that is no
     locale is English, and the catalogues kept stay few whatever the values sent."""

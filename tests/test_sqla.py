@@ -190,6 +190,23 @@ def test_an_older_updated_after_a_newer_one(host, api) -> None:
     assert utc_of(row.last_event_at) == at(5)
 
 
+def test_long_names_and_a_date_at_the_calendars_edge_are_stored(host, api) -> None:
+    app, linked = host
+    long_name, long_label = "Acme " * 100, "Payroll " * 60  # past any VARCHAR(255)
+    api.get(f"{API}/accounts/acc_1", json=account(origin_owner_name=long_name, label=long_label))
+    body = make_event(
+        "account.created",
+        account_id="acc_1",
+        origin_owner_id="org_1",
+        event_date="9999-12-31T23:00:00-05:00",  # later than UTC can hold: no 500
+        sent_at=when(1),
+    )
+    assert post_event(app.test_client(), body).status_code == 200
+    row = row_of(app, linked)
+    assert (row.owner_name, row.label) == (long_name, long_label)
+    assert utc_of(row.last_event_at).year == 9999
+
+
 def test_a_404_on_fetch_gives_a_tombstone_and_a_200(host, api) -> None:
     app, linked = host
     api.get(f"{API}/accounts/acc_1", json=account())

@@ -290,6 +290,10 @@ def locale(value: Any, name: str) -> str | Callable[[], Any]:
     return value
 
 
+#: A named placeholder of a message, ``%(name)s``.
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
 def message_overrides(value: Any, name: str) -> Mapping[str, str | Mapping[str, str]]:
     """English messages mapped to the text shown instead: one text for every language, or
     a mapping from locale to text (read-only)."""
@@ -312,6 +316,16 @@ def message_overrides(value: Any, name: str) -> Mapping[str, str | Mapping[str, 
             f"{name} must map English messages to text, or to a mapping from locale to text, "
             'e.g. {"Disconnect": "Remove", "Add a connection": {"de": "Verbinden"}}'
         )
+    for message, override in value.items():
+        names = dict.fromkeys(PLACEHOLDER.findall(message), "")
+        for text in [override] if isinstance(override, str) else override.values():
+            try:
+                _ = text % names if names else text
+            except (KeyError, ValueError, TypeError):
+                raise ConfigurationError(
+                    f"{name}: the text for {message[:60]!r} may use only its placeholders "
+                    f"({', '.join(f'%({n})s' for n in names) or 'none'}); write % as %%"
+                ) from None
     return MappingProxyType(
         {k: v if isinstance(v, str) else MappingProxyType(dict(v)) for k, v in value.items()}
     )
