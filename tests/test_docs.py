@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 import responses
+from flask import Flask
 
 from flask_stackone import stackone_bp
 
@@ -245,7 +246,27 @@ def test_samples_run(
     page: Path, sandboxed: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     provide_servers(page, request, monkeypatch)
-    run_page(page, sandboxed)
+    close_clients(run_page(page, sandboxed))
+
+
+def close_clients(namespace: dict[str, Any]) -> None:
+    """Close the Redis clients and SQL engines a page's samples left open (directly or in an
+    app's delivery store), now rather than whenever the garbage collector gets to them, and
+    collect: a finalizer's failure belongs to this test, not to whichever runs next."""
+    from flask_stackone.core.stores import RedisDeliveryStore, SQLDeliveryStore
+
+    found: list[Any] = []
+    for value in namespace.values():
+        if isinstance(value, Flask):
+            found += [s.delivery_store for s in value.extensions.get("stackone", {}).values()]
+        elif type(value).__module__.startswith(("redis", "flask_stackone.core.stores")):
+            found.append(value)
+    for item in found:
+        if isinstance(item, RedisDeliveryStore):
+            item.redis.close()
+        elif isinstance(item, SQLDeliveryStore) or type(item).__name__ == "Redis":
+            item.close()
+    gc.collect()
 
 
 def test_troubleshooting_lists_every_error_code_the_routes_answer() -> None:
