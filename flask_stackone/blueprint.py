@@ -139,7 +139,7 @@ class StackOneBlueprint(Blueprint):
         app.extensions.setdefault(EXTENSION_KEY, {})[name] = state
         macro.register(app, name)
         accounts_panel.register(app, name)
-        _exempt_webhook_from_csrf(app, name)
+        _exempt_webhook_from_csrf(app)  # CSRFProtect set up before; after: the first request
         _watch_late_settings(app, name, state.settings, self.options)
 
     def _build_state(self, app: Flask, name: str) -> StackOneState:
@@ -180,16 +180,17 @@ def _watch_late_settings(
     after ``register_blueprint`` would otherwise be ignored, and the routes would say the key
     "is not set" while ``app.config`` holds it. This blueprint's requests compare the
     ``STACKONE_*`` values with what registration read (explicit arguments excepted) until
-    they match once; while one differs they answer ``503 not_configured`` naming the settings.
-    The app's first request, whoever it is for, logs the difference once, and (unless the
-    app is testing) what keeps this registration from working (see
-    :func:`~.services.readiness.configuration_problems`); then the hook is taken off the
-    app, so the host's own requests run no hook of the plugin. Registering says nothing:
-    a test building the app or a command such as ``flask db upgrade`` stays quiet.
+    they match once, then take that hook off; while one differs they answer
+    ``503 not_configured`` naming the settings. The app's first request, whoever it is for,
+    exempts the webhook from a CSRFProtect set up after registration (it cannot be set up
+    later), logs the difference once, and (unless the app is testing) what keeps this
+    registration from working (see :func:`~.services.readiness.configuration_problems`);
+    then that hook is taken off the app, so the host's own requests run no hook of the
+    plugin. Registering says nothing: a test building the app or a command such as
+    ``flask db upgrade`` stays quiet.
     """
     keys = [settings.prefix + s.key for s in PLUGIN_SETTINGS if s.field not in options]
     read = {key: _snapshot(app.config.get(key)) for key in keys}
-    verified = False
 
     def late_settings() -> ConfigurationError | None:
         changed = [key for key in keys if app.config.get(key) != read[key]]
@@ -202,19 +203,15 @@ def _watch_late_settings(
             "app.register_blueprint()"
         )
 
-    def check_late_settings() -> None:  # this blueprint's requests only
-        nonlocal verified
-        if verified:
-            return
+    def check_late_settings() -> None:  # this blueprint's requests, until they match once
         error = late_settings()
-        if error is None:
-            verified = True
-            return
-        raise error
+        if error is not None:
+            raise error
+        _remove_hook(app, name, check_late_settings)
 
     def report_once() -> None:  # the app's first request, then never again
-        hooks = app.before_request_funcs[None]
-        app.before_request_funcs[None] = [f for f in hooks if f is not report_once]
+        _exempt_webhook_from_csrf(app)  # before CSRFProtect's own hook runs
+        _remove_hook(app, None, report_once)
         ours = request.blueprint is not None and (
             request.blueprint == name or request.blueprint.startswith(name + ".")
         )
@@ -273,23 +270,17 @@ def _is_csrf_error(exc: HTTPException) -> bool:
     return csrf is not None and isinstance(exc, csrf.CSRFError)
 
 
-def _exempt_webhook_from_csrf(app: Flask, name: str) -> None:
-    """Exempt the webhook view (only it) from Flask-WTF's CSRFProtect, set up before or after.
+def _remove_hook(app: Flask, scope: str | None, hook: Callable[[], None]) -> None:
+    """Take a ``before_request`` hook off (a new list: requests running meanwhile keep theirs)."""
+    hooks = app.before_request_funcs.get(scope, [])
+    app.before_request_funcs[scope] = [f for f in hooks if f is not hook]
 
-    CSRFProtect set up later is found on this blueprint's own requests, by a URL value
-    preprocessor: those run before every ``before_request`` hook, CSRFProtect's included.
-    """
+
+def _exempt_webhook_from_csrf(app: Flask) -> None:
+    """Exempt the webhook view (only it) from Flask-WTF's CSRFProtect, when set up."""
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(routes.webhook)
-        return
-
-    def exempt_when_csrf_appears(endpoint: str | None, values: dict[str, Any] | None) -> None:
-        late = app.extensions.get("csrf")
-        if late is not None:
-            late.exempt(routes.webhook)
-
-    app.url_value_preprocessors.setdefault(name, []).append(exempt_when_csrf_appears)
 
 
 def make_blueprint(
