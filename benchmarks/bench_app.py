@@ -72,7 +72,7 @@ def create_app(store: str | None = None, api_url: str | None = None) -> Flask:
         return "ok", 200
 
     if store is not None:
-        first_time = _dedupe(store, app.instance_path)
+        first_time, mark_done = _dedupe(store, app.instance_path)
 
         @app.post("/peer-store")
         def peer_store() -> tuple[str, int]:
@@ -81,11 +81,21 @@ def create_app(store: str | None = None, api_url: str | None = None) -> Flask:
                 peer_signal.send(app, event=event)
             return "ok", 200
 
+        @app.post("/floor")
+        def floor() -> tuple[str, int]:
+            event = peer_event()
+            key = hashlib.sha256(request.get_data()).hexdigest()
+            if first_time(key):
+                peer_signal.send(app, event=event)
+                mark_done(key)
+            return "ok", 200
+
     return app
 
 
-def _dedupe(store: str, instance: str) -> Callable[[str], bool]:
-    """One store operation on this thread's own connection: is this delivery new?"""
+def _dedupe(store: str, instance: str) -> tuple[Callable[[str], bool], Callable[[str], None]]:
+    """The store's operations on this thread's own connection: is this delivery new (the
+    peer's one operation), and its done mark (the floor's second one)."""
     local = threading.local()
     if store.startswith("redis://"):
 
@@ -96,6 +106,9 @@ def _dedupe(store: str, instance: str) -> Callable[[str], bool]:
 
                 client = local.client = redis.Redis.from_url(store, single_connection_client=True)
             return bool(client.set("peer:" + key, 1, nx=True, ex=7 * 86400))
+
+        def mark_done(key: str) -> None:
+            local.client.set("peer:" + key, "done", ex=7 * 86400)
 
     elif "://" in store:
 
@@ -108,11 +121,18 @@ def _dedupe(store: str, instance: str) -> Callable[[str], bool]:
                 connection = local.connection = psycopg.connect(url, autocommit=True)
                 with connection.transaction():  # workers start together: one creates it
                     connection.execute("SELECT pg_advisory_xact_lock(1)")
-                    connection.execute("CREATE TABLE IF NOT EXISTS peer (key text PRIMARY KEY)")
+                    connection.execute(
+                        "CREATE TABLE IF NOT EXISTS peer (key text PRIMARY KEY, done boolean)"
+                    )
             inserted = connection.execute(
-                "INSERT INTO peer VALUES (%s) ON CONFLICT DO NOTHING", (key,), prepare=True
+                "INSERT INTO peer (key) VALUES (%s) ON CONFLICT DO NOTHING", (key,), prepare=True
             )
             return inserted.rowcount == 1
+
+        def mark_done(key: str) -> None:
+            local.connection.execute(
+                "UPDATE peer SET done = true WHERE key = %s", (key,), prepare=True
+            )
 
     else:
         path = os.path.join(instance, "peer.db")
@@ -126,13 +146,19 @@ def _dedupe(store: str, instance: str) -> Callable[[str], bool]:
                 local.lock = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
                 with _turn(local.lock):
                     connection.execute("PRAGMA journal_mode=WAL")
-                    connection.execute("CREATE TABLE IF NOT EXISTS peer (key TEXT PRIMARY KEY)")
+                    connection.execute(
+                        "CREATE TABLE IF NOT EXISTS peer (key TEXT PRIMARY KEY, done INTEGER)"
+                    )
                 connection.execute("PRAGMA synchronous=NORMAL")
             with _turn(local.lock):
-                cursor = connection.execute("INSERT OR IGNORE INTO peer VALUES (?)", (key,))
+                cursor = connection.execute("INSERT OR IGNORE INTO peer (key) VALUES (?)", (key,))
             return cursor.rowcount == 1
 
-    return first_time
+        def mark_done(key: str) -> None:
+            with _turn(local.lock):
+                local.connection.execute("UPDATE peer SET done = 1 WHERE key = ?", (key,))
+
+    return first_time, mark_done
 
 
 @contextmanager

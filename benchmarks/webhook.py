@@ -281,6 +281,19 @@ def under_gunicorn() -> list[dict[str, str]]:
              "value": f"{cpu_peer / cpu_hook:.2f}",
              "note": "the throughput ratio the CPU cost allows, whatever else runs on the machine"},
         ]  # fmt: skip
+        if "floor" in rates:
+            floors = [f / p for p, f in zip(rates["peer"], rates["floor"], strict=True)]
+            rows.append(
+                {"benchmark": name,
+                 "measure": f"floor: {peer_label} made twice / {peer_label}",
+                 "value": f"{median(floors):.2f}",
+                 "note": "the peer's operation once before its receivers (a claim) and once "
+                         "after them (a done mark), the least a route that runs every delivery "
+                         f"exactly once makes; {median(cpu['floor']) * 1e6:.0f} µs CPU per "
+                         f"request, all processes; median of rounds "
+                         f"{', '.join(f'{r:.2f}' for r in floors)}; "
+                         f"{failures['floor']} non-2xx answers"}
+            )  # fmt: skip
     return rows
 
 
@@ -298,6 +311,8 @@ def _measure(
         events = count()  # shared: no event is ever sent twice, to either route
         peer_path = "/peer" if store is None else "/peer-store"
         routes = [("peer", peer_path), ("webhook", "/stackone/webhooks")]
+        if store is not None:  # the peer's operation twice: what any crash-safe route needs
+            routes.insert(1, ("floor", "/floor"))
         for _route, path in routes:  # warm up every route
             _load(port, path, bodies, 0.5, events)
         rates: dict[str, list[float]] = {route: [] for route, _ in routes}
