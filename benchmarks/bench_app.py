@@ -43,9 +43,13 @@ def create_app(store: str | None = None, api_url: str | None = None) -> Flask:
     )
     if api_url:
         app.config["STACKONE_API_URL"] = api_url
-    blueprint = make_blueprint()
-    blueprint.owner_loader(lambda: Owner("org_1", "Acme Ltd", "ada@acme.test"))
-    app.register_blueprint(blueprint)
+    blueprints = [make_blueprint()]
+    variant = _variant_store(store)
+    if variant is not None:  # the same route on a store configured another way
+        blueprints.append(make_blueprint("variant", url_prefix="/variant", delivery_store=variant))
+    for blueprint in blueprints:
+        blueprint.owner_loader(lambda: Owner("org_1", "Acme Ltd", "ada@acme.test"))
+        app.register_blueprint(blueprint)
     linked: set[str] = set()
 
     @account_created.connect_via(app, weak=False)
@@ -91,6 +95,33 @@ def create_app(store: str | None = None, api_url: str | None = None) -> Flask:
             return "ok", 200
 
     return app
+
+
+#: What the variant route's store leaves out, by kind of store (see :func:`_variant_store`).
+VARIANTS = {
+    "redis": "a client with one connection (no pool checkout per command)",
+    "postgres": "an engine without pre-ping (as an app's own engine may be)",
+}
+
+
+def _variant_store(store: str | None) -> Any:
+    """The store of the ``/variant`` webhook route: Redis on a client holding one connection,
+    or PostgreSQL on an engine that does not ping its pooled connections; both are ways a
+    user may configure the store. ``None`` for the other kinds."""
+    if store is None or "://" not in store:
+        return None
+    if store.startswith("redis://"):
+        import redis
+
+        from flask_stackone.core.stores.redis import RedisDeliveryStore
+
+        return RedisDeliveryStore(redis.Redis.from_url(store, single_connection_client=True))
+    import sqlalchemy as sa
+
+    from flask_stackone.core.stores.sql import SQLDeliveryStore
+
+    engine = sa.create_engine(store, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+    return SQLDeliveryStore(engine)
 
 
 def _dedupe(store: str, instance: str) -> tuple[Callable[[str], bool], Callable[[str], None]]:
