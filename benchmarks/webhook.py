@@ -89,7 +89,8 @@ own engine is built with costs. Redis: the floor shows two round trips leave abo
 peer; the rest is the route's own work (the in-memory row) and, as the variant row shows, a
 little for redis-py's pool checkout per command. Both stores' remaining costs are the library
 paths they are built on (redis-py's pool, SQLAlchemy's engine and pre-ping) and the route's
-typed events, signals and checks.
+typed events, signals and checks. In memory the route's own work is the whole difference; the
+median of rounds moved between 0.92 and 0.95 from run to run on this machine (five runs).
 """
 
 EVENTS = 20_000
