@@ -266,6 +266,8 @@ def close_clients(namespace: dict[str, Any]) -> None:
             item.redis.close()
         elif isinstance(item, SQLDeliveryStore) or type(item).__name__ == "Redis":
             item.close()
+    if "sqlalchemy" in sys.modules:  # the engines of apps a later sample replaced, too
+        close_engines()
     gc.collect()
 
 
