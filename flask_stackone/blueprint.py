@@ -139,7 +139,7 @@ class StackOneBlueprint(Blueprint):
         app.extensions.setdefault(EXTENSION_KEY, {})[name] = state
         macro.register(app, name)
         accounts_panel.register(app, name)
-        _exempt_webhook_from_csrf(app)  # CSRFProtect set up before; after: the first request
+        _exempt_webhook_from_csrf(app, name)
         _watch_late_settings(app, name, state.settings, self.options)
 
     def _build_state(self, app: Flask, name: str) -> StackOneState:
@@ -182,12 +182,10 @@ def _watch_late_settings(
     ``STACKONE_*`` values with what registration read (explicit arguments excepted) until
     they match once, then take that hook off; while one differs they answer
     ``503 not_configured`` naming the settings. The app's first request, whoever it is for,
-    exempts the webhook from a CSRFProtect set up after registration (it cannot be set up
-    later), logs the difference once, and (unless the app is testing) what keeps this
-    registration from working (see :func:`~.services.readiness.configuration_problems`);
-    then that hook is taken off the app, so the host's own requests run no hook of the
-    plugin. Registering says nothing: a test building the app or a command such as
-    ``flask db upgrade`` stays quiet.
+    logs the difference once, and (unless the app is testing) what keeps this registration
+    from working (see :func:`~.services.readiness.configuration_problems`); then that hook is
+    taken off the app, so the host's own requests run no hook of the plugin. Registering says
+    nothing: a test building the app or a command such as ``flask db upgrade`` stays quiet.
     """
     keys = [settings.prefix + s.key for s in PLUGIN_SETTINGS if s.field not in options]
     read = {key: _snapshot(app.config.get(key)) for key in keys}
@@ -210,7 +208,6 @@ def _watch_late_settings(
         _remove_hook(app, name, check_late_settings)
 
     def report_once() -> None:  # the app's first request, then never again
-        _exempt_webhook_from_csrf(app)  # before CSRFProtect's own hook runs
         _remove_hook(app, None, report_once)
         ours = request.blueprint is not None and (
             request.blueprint == name or request.blueprint.startswith(name + ".")
@@ -276,11 +273,24 @@ def _remove_hook(app: Flask, scope: str | None, hook: Callable[[], None]) -> Non
     app.before_request_funcs[scope] = [f for f in hooks if f is not hook]
 
 
-def _exempt_webhook_from_csrf(app: Flask) -> None:
-    """Exempt the webhook view (only it) from Flask-WTF's CSRFProtect, when set up."""
+def _exempt_webhook_from_csrf(app: Flask, name: str) -> None:
+    """Exempt the webhook view (only it) from Flask-WTF's CSRFProtect, set up before or after.
+
+    CSRFProtect set up later is found on this blueprint's own requests, by a URL value
+    preprocessor: those run before every ``before_request`` hook, CSRFProtect's and the
+    host's own included (a host hook may call ``csrf.protect()`` itself).
+    """
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(routes.webhook)
+        return
+
+    def exempt_when_csrf_appears(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        late = app.extensions.get("csrf")
+        if late is not None:
+            late.exempt(routes.webhook)
+
+    app.url_value_preprocessors.setdefault(name, []).append(exempt_when_csrf_appears)
 
 
 def make_blueprint(

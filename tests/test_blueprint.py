@@ -210,6 +210,31 @@ def test_only_the_webhook_is_exempt_from_csrf(csrf_first):
     assert refused.get_json() == {"error": "csrf_failed", "message": "The CSRF token is missing."}
 
 
+def test_the_webhook_is_exempt_from_a_csrf_check_the_host_runs_in_its_own_hook():
+    """Flask-WTF's documented pattern: no check by default, the host's own hook calls
+    ``csrf.protect()``; a host hook registered before the blueprint runs before any hook of
+    the plugin's, on the webhook's very first delivery too."""
+    csrf = CSRFProtect()
+    app = Flask("own_check_app")
+    app.config.update(
+        SECRET_KEY="x",
+        WTF_CSRF_CHECK_DEFAULT=False,
+        STACKONE_API_KEY=API_KEY,
+        STACKONE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+    )
+    app.before_request(lambda: csrf.protect(apply_exemptions=True))
+    bp = make_blueprint()
+    bp.owner_loader(lambda: Owner("org_1", "Acme"))
+    app.register_blueprint(bp)
+    csrf.init_app(app)
+    client = app.test_client()
+    statuses = [post_event(client, make_event("account.created")).status_code for _ in "ab"]
+    assert statuses == [200, 200]
+    refused = client.post("/stackone/connect-session", headers=HEADERS)
+    assert refused.status_code == 400
+    assert refused.get_json()["error"] == "csrf_failed"
+
+
 def test_token_route_accepts_flask_wtf_token_header(api):
     from flask_wtf.csrf import generate_csrf
 

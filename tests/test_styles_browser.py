@@ -105,6 +105,9 @@ def show_panel(page: Any, live: str, css: str | None, **options: Any) -> Any:
     row(page, "HiBob").get_by_role("button", name="Disconnect HiBob").click()
     row(page, "HiBob").get_by_role("button", name="Yes, disconnect HiBob").wait_for()
     page.mouse.move(0, 0)  # no hover
+    # a framework's transitions (Bootstrap's .btn colours) run after its CSS arrives: read
+    # the styles they end at, however slow the machine
+    page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')")
     return page.locator(".stackone-accounts")
 
 

@@ -72,39 +72,40 @@ def _secrets_list(secrets: str | Iterable[str] | None) -> list[str]:
 
 
 def _header_bytes(header: str | bytes | None) -> bytes:
-    """The header's signature as ASCII bytes without its one optional ``=`` (anything else
-    fails to match, then :func:`_refuse_malformed` says what is wrong)."""
+    """The header's signature as ASCII bytes without its one optional ``=`` (a header of
+    another form never matches: :func:`_refusal` says what is wrong with it)."""
     if isinstance(header, str):
         header = header.encode("ascii", "replace")
     header = (header or b"").strip()
     return header[:-1] if header.endswith(b"=") else header
 
 
-def _refuse_malformed(header: str | bytes | None) -> None:
-    """Raise what is wrong with a header that matched no secret, if its form is wrong.
+def _refusal(header: str | bytes | None) -> SignatureVerificationError:
+    """Why ``header`` verifies nothing: what is wrong with its form, else no match.
 
     A well-formed header is 43 base64url characters, then at most one ``=``; the two unused
     bits of the last character are zero (only the canonical spelling of a digest verifies).
     """
     if header is None:
-        raise SignatureVerificationError("missing x-stackone-signature header")
+        return SignatureVerificationError("missing x-stackone-signature header")
     if isinstance(header, str):
         try:
             header = header.encode("ascii")
         except UnicodeEncodeError:
-            raise SignatureVerificationError("signature header is not ASCII") from None
+            return SignatureVerificationError("signature header is not ASCII")
     header = header.strip()
     if len(header.rstrip(b"=")) != _ENCODED_SIZE or len(header) > _ENCODED_SIZE + 1:
-        raise SignatureVerificationError("signature header has the wrong length")
+        return SignatureVerificationError("signature header has the wrong length")
     if not _BASE64URL.fullmatch(header):
-        raise SignatureVerificationError("signature header is not base64url")
+        return SignatureVerificationError("signature header is not base64url")
     unpadded = header[:_ENCODED_SIZE]
     try:
         digest = base64.urlsafe_b64decode(unpadded + b"=")
     except (binascii.Error, ValueError):
-        raise SignatureVerificationError("signature header is not base64url") from None
+        return SignatureVerificationError("signature header is not base64url")
     if len(digest) != _DIGEST_SIZE or base64.urlsafe_b64encode(digest)[:_ENCODED_SIZE] != unpadded:
-        raise SignatureVerificationError("signature header is not canonical base64url")
+        return SignatureVerificationError("signature header is not canonical base64url")
+    return SignatureVerificationError("signature does not match")
 
 
 def verify_signature(
@@ -121,6 +122,8 @@ def verify_signature(
     if not isinstance(body, (bytes, bytearray)):
         raise TypeError("verify_signature needs the raw body as bytes")
     given = _header_bytes(header)
+    if len(given) != _ENCODED_SIZE:  # missing or malformed: refused before any hashing
+        raise _refusal(header)
     matched = False
     for secret in keys:  # try all of them: the time taken does not tell which one matched
         # hmac.new with hashlib's constructor: in a server worker, hmac.digest's one-shot
@@ -129,8 +132,7 @@ def verify_signature(
         expected = base64.urlsafe_b64encode(digest)[:_ENCODED_SIZE]  # the one canonical form
         matched |= hmac.compare_digest(expected, given)
     if not matched:
-        _refuse_malformed(header)
-        raise SignatureVerificationError("signature does not match")
+        raise _refusal(header)
 
 
 def delivery_key(body: bytes) -> str:
