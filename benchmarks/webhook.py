@@ -297,7 +297,7 @@ def under_gunicorn() -> list[dict[str, str]]:
              "value": f"{hook:.0f} req/s",
              "note": f"{cpu_hook * 1e6:.0f} µs CPU per request, all processes"},
             {"benchmark": name, "measure": f"webhook / {peer_label} throughput",
-             "value": f"{ratio:.2f}", "target": f">= {target:.2f}",
+             "value": f"{ratio:.3f}", "target": f">= {target:.2f}",
              "note": f"{'met' if ratio >= target else 'NOT met'}; median of rounds {ratios}; "
                      f"{failures['webhook']} non-2xx answers"},
             {"benchmark": name, "measure": "peer / webhook CPU per request",
@@ -309,7 +309,7 @@ def under_gunicorn() -> list[dict[str, str]]:
             rows.append(
                 {"benchmark": name,
                  "measure": f"floor: {peer_label} made twice / {peer_label}",
-                 "value": f"{median(floors):.2f}",
+                 "value": f"{median(floors):.3f}",
                  "note": "the peer's operation once before its receivers (a claim) and once "
                          "after them (a done mark), the least a route that runs every delivery "
                          f"exactly once makes; {median(cpu['floor']) * 1e6:.0f} µs CPU per "
@@ -322,7 +322,7 @@ def under_gunicorn() -> list[dict[str, str]]:
             rows.append(
                 {"benchmark": name,
                  "measure": f"webhook route, store on {VARIANTS[kind]} / {peer_label}",
-                 "value": f"{median(variants):.2f}",
+                 "value": f"{median(variants):.3f}",
                  "note": f"{median(cpu['variant']) * 1e6:.0f} µs CPU per request, all "
                          f"processes; median of rounds {', '.join(f'{r:.2f}' for r in variants)}; "
                          f"{failures['variant']} non-2xx answers"}
