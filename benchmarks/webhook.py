@@ -55,8 +55,8 @@ route can come out above that floor.
 **Where the time goes** (CPU timers around each step inside a gunicorn worker under this load,
 `time.thread_time_ns`; cProfile and py-spy agree on the order). Every step costs two to three
 times its cost in a loop in one process: each request starts with caches the other processes
-have filled. In the worker the peer's WSGI call costs about 180 µs and the webhook route's
-about 50 µs more: parsing into a typed event about 20 µs (against about 5 µs for the peer's
+have filled. In the worker the peer's WSGI call costs about 180 µs and the webhook route's about
+50 µs more: parsing into a typed event about 20 µs (against about 5 µs for the peer's
 `json.loads`), the signature check about 18 µs (8 µs for the peer), the claim and the done mark
 in memory about 8 µs, the framing header hook about 5 µs, the body read with its size checks 5
 µs more than `get_data()`. Two findings changed the code: `hmac.digest(key, body, "sha256")`,
@@ -65,11 +65,11 @@ OpenSSL's one-shot HMAC, cost 19 µs of CPU per call in the worker against 8 µs
 `hmac.new`, and refuses a malformed header before hashing; and the late-settings check, which
 ran on every request of the blueprint, takes itself off once the settings match. The check that
 exempts the webhook from a CSRFProtect set up after registration stays on each request (about 3
-µs): it has to run before any hook of the host's, one that calls `csrf.protect()` included. A Redis command through redis-py costs about
-115 µs of CPU in the worker, the same as on the peer's kept connection. On PostgreSQL a
-statement through SQLAlchemy's engine costs about 160 µs against 145 µs for the peer's prepared
-psycopg statement, and each checkout about 130 µs more, 100 µs of it the pre-ping: the claim
-and the done mark together about 660 µs.
+µs): it has to run before any hook of the host's, one that calls `csrf.protect()` included. A
+Redis command through redis-py costs about 115 µs of CPU in the worker, the same as on the
+peer's kept connection. On PostgreSQL a statement through SQLAlchemy's engine costs about 160 µs
+against 145 µs for the peer's prepared psycopg statement, and each checkout about 130 µs more,
+100 µs of it the pre-ping: the claim and the done mark together about 660 µs.
 
 **Hand-written fast paths, weighed and removed.** Each had to be worth more than 5% of the
 webhook route's throughput to stay. Reading the body straight from the server's input instead
